@@ -1,0 +1,217 @@
+"""The `deployer` command line (SPEC §3). Heavy imports stay inside commands so that
+offline commands (validate, plan, schema) never load boto3."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import NoReturn
+
+import click
+
+from deployer import __version__
+from deployer.cli_options import common_options, settings
+from deployer.errors import DeployerError, ExitCode, PlanError
+
+EXAMPLES = """
+\b
+Examples:
+  deployer validate configs/*.yaml
+  deployer plan configs/lambda-canary.yaml
+  deployer rollout plan.yaml --set target.lambda.version=43 --report report.json
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXAMPLES)
+@click.version_option(__version__, "--version", prog_name="deployer")
+@common_options
+def cli() -> None:
+    """Move production traffic to a new version step by step; roll back on alarms."""
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+    help="Override a plan field, e.g. --set target.lambda.version=43 (repeatable).",
+)
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@common_options
+def validate(plans: tuple[str, ...], overrides: tuple[str, ...]) -> int:
+    """Check release plans offline; print every problem as FILE:LINE:COL: field: message."""
+    from deployer.durations import format_duration
+    from deployer.plan_file import load_plan
+    from deployer.timeline import strategy_label
+    from strategies.compile import baked_seconds, compile_strategy
+
+    failed = False
+    for path in plans:
+        try:
+            loaded = load_plan(path, overrides)
+        except PlanError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            continue
+        steps = compile_strategy(loaded.plan.strategy)
+        if settings().verbosity < 0:
+            continue
+        plural = "s" if len(steps) != 1 else ""
+        click.echo(f"{path}: ok ({loaded.plan.name}: {strategy_label(loaded.plan)}, "
+                   f"{len(steps)} step{plural}, "
+                   f"{format_duration(baked_seconds(steps))} of bakes)")
+    return ExitCode.INVALID if failed else ExitCode.SUCCEEDED
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@set_option
+@common_options
+def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
+    """Print the rollout timeline of a plan, offline (no AWS calls)."""
+    from deployer.plan_file import load_plan
+    from deployer.timeline import timeline_json, timeline_text
+
+    loaded = load_plan(plan_path, overrides)
+    if as_json:
+        click.echo(json.dumps(timeline_json(loaded.plan), indent=2))
+    else:
+        click.echo(timeline_text(loaded.plan))
+    return ExitCode.SUCCEEDED
+
+
+@cli.command()
+@common_options
+def schema() -> int:
+    """Print the JSON Schema of the plan format (also in configs/schema.json)."""
+    from deployer.schema import plan_schema_text
+
+    click.echo(plan_schema_text(), nl=False)
+    return ExitCode.SUCCEEDED
+
+
+def _not_built(name: str) -> NoReturn:
+    raise click.UsageError(f"'deployer {name}' is not built yet in this version")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def rollout() -> int:
+    """Run a release plan; blocks until it succeeds, rolls back or fails."""
+    _not_built("rollout")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def status() -> int:
+    """Show a run (live or ended); --watch follows it."""
+    _not_built("status")
+
+
+@cli.command("list", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def list_runs() -> int:
+    """List runs in the store (default: the active ones)."""
+    _not_built("list")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def approve() -> int:
+    """Release a run waiting at an approval step."""
+    _not_built("approve")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def promote() -> int:
+    """Skip the current bake (--full: go to 100% now)."""
+    _not_built("promote")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def abort() -> int:
+    """Roll a run back now."""
+    _not_built("abort")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def resume() -> int:
+    """Take over a run whose controller died."""
+    _not_built("resume")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def rollback() -> int:
+    """Emergency: put 100% of traffic on the stable version now."""
+    _not_built("rollback")
+
+
+@cli.group()
+def store() -> None:
+    """Manage the run store."""
+
+
+@store.command("init", context_settings={"ignore_unknown_options": True,
+                                         "allow_extra_args": True})
+@common_options
+def store_init() -> int:
+    """Create the store (e.g. the DynamoDB table)."""
+    _not_built("store init")
+
+
+@cli.command("iam-policy", context_settings={"ignore_unknown_options": True,
+                                             "allow_extra_args": True})
+@common_options
+def iam_policy() -> int:
+    """Print the least-privilege IAM policy for a plan."""
+    _not_built("iam-policy")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@common_options
+def demo() -> int:
+    """Run a full rollout against a built-in local AWS."""
+    _not_built("demo")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point: map every outcome to an exit code of SPEC §4, never a traceback."""
+    try:
+        result = cli.main(args=argv, prog_name="deployer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.INVALID if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("deployer: aborted", err=True)
+        sys.exit(ExitCode.ABORTED)
+    except DeployerError as exc:
+        _explain(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("deployer: interrupted", err=True)
+        sys.exit(ExitCode.ABORTED)
+    except Exception as exc:  # the one place a bug is turned into exit 1
+        click.echo(f"deployer: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        sys.exit(ExitCode.UNEXPECTED)
+    sys.exit(int(result or 0))
+
+
+def _explain(exc: DeployerError) -> None:
+    if isinstance(exc, PlanError):
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        return
+    click.echo(f"deployer: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"  {exc.hint}", err=True)

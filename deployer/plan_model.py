@@ -1,0 +1,368 @@
+"""The release plan (SPEC §2) as immutable pydantic models — the YAML boundary.
+
+Everything past this boundary reads a frozen `ReleasePlan`; the strategy is
+compiled to plain frozen Step dataclasses by `strategies.compile`. Rules that
+span fields ("exactly one of", weights that never decrease) raise
+`PydanticCustomError` whose context may carry `at`, a path below the model,
+so the error points at the offending line rather than the whole block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from deployer.durations import format_duration
+from deployer.plan_types import (
+    AlarmName,
+    AliasName,
+    Argv,
+    Duration,
+    HttpUrl,
+    LambdaFunction,
+    LambdaVersion,
+    ListenerArn,
+    PlanName,
+    PollInterval,
+    Region,
+    RuleArn,
+    TopicArn,
+    Weight,
+)
+from strategies.presets import canonical_preset_name
+from strategies.steps import OnTimeout
+
+
+def _one_of_schema(*names: str) -> dict[str, Any]:
+    return {"oneOf": [{"required": [name]} for name in names]}
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def _exactly_one(self, names: tuple[str, ...], given: Sequence[str]) -> str:
+        if len(given) == 1:
+            return given[0]
+        listed = ", ".join(names)
+        if not given:
+            raise PydanticCustomError("one_of", f"needs exactly one of: {listed}")
+        raise PydanticCustomError(
+            "one_of", f"has {' and '.join(given)}; keep exactly one of: {listed}"
+        )
+
+    def _pick(self, *names: str) -> str:
+        aliases = {n: (f.alias or n) for n, f in type(self).model_fields.items()}
+        given = [aliases[n] for n in names if getattr(self, n) not in (None, False)]
+        return self._exactly_one(tuple(aliases[n] for n in names), given)
+
+
+def _rule(message: str, *at: str | int) -> PydanticCustomError:
+    return PydanticCustomError("plan_rule", message, {"at": at})
+
+
+# ---------------------------------------------------------------- target
+
+class LambdaCode(Spec):
+    model_config = ConfigDict(json_schema_extra=_one_of_schema("s3_bucket", "image_uri"))
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+    s3_object_version: str | None = None
+    image_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        source = self._pick("s3_bucket", "image_uri")
+        if source == "s3_bucket" and not self.s3_key:
+            raise _rule("s3_bucket needs s3_key", "s3_key")
+        if source == "image_uri" and (self.s3_key or self.s3_object_version):
+            raise _rule("image_uri cannot be combined with s3_key / s3_object_version")
+        return self
+
+
+class LambdaTarget(Spec):
+    model_config = ConfigDict(json_schema_extra=_one_of_schema("version", "publish", "code"))
+    function: LambdaFunction
+    alias: AliasName
+    version: LambdaVersion | None = None
+    publish: bool = False
+    code: LambdaCode | None = None
+    provisioned_concurrency: Literal["none", "match"] | Annotated[int, Field(ge=1)] = "none"
+
+    @field_validator("provisioned_concurrency", mode="before")
+    @classmethod
+    def _pc(cls, value: Any) -> Any:
+        if value in ("none", "match") or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise PydanticCustomError("pc", "must be none, match or a positive integer")
+
+    @model_validator(mode="after")
+    def _one_version_source(self) -> Self:
+        self._pick("version", "publish", "code")
+        return self
+
+
+class EcsServices(Spec):
+    blue: Annotated[str, Field(min_length=1)]
+    green: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.blue == self.green:
+            raise _rule("blue and green must be two different services", "green")
+        return self
+
+
+class ContainerImage(Spec):
+    container: Annotated[str, Field(min_length=1)]
+    uri: Annotated[str, Field(min_length=1)]
+
+
+class EcsTarget(Spec):
+    model_config = ConfigDict(
+        json_schema_extra={"allOf": [_one_of_schema("listener", "rule"),
+                                     _one_of_schema("task_definition", "image")]}
+    )
+    cluster: Annotated[str, Field(min_length=1)]
+    services: EcsServices
+    listener: ListenerArn | None = None
+    rule: RuleArn | None = None
+    test_listener: ListenerArn | None = None
+    task_definition: Annotated[str, Field(min_length=1)] | None = None
+    image: ContainerImage | None = None
+    healthy_within: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _one_each(self) -> Self:
+        self._pick("listener", "rule")
+        self._pick("task_definition", "image")
+        if self.test_listener is not None and self.test_listener == self.listener:
+            raise _rule("the test listener must differ from the production listener",
+                        "test_listener")
+        return self
+
+
+class TargetSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_one_of_schema("lambda", "ecs"))
+    lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
+    ecs: EcsTarget | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        self._pick("lambda_", "ecs")
+        return self
+
+
+# ---------------------------------------------------------------- strategy
+
+class ApproveSpec(Spec):
+    timeout: Duration = 3600.0
+    on_timeout: OnTimeout = OnTimeout.ROLLBACK
+
+
+class CanarySpec(Spec):
+    weight: Annotated[Weight, Field(lt=100)]
+    bake: Duration
+
+
+class LinearSpec(Spec):
+    step: Annotated[Weight, Field(lt=100)]
+    every: Duration
+
+
+class AllAtOnceSpec(Spec):
+    pass
+
+
+class BlueGreenSpec(Spec):
+    preview: Annotated[Weight, Field(lt=100)] | None = None
+    preview_for: Duration = 0.0
+    approve: ApproveSpec | None = None
+
+    @model_validator(mode="after")
+    def _preview_pair(self) -> Self:
+        if self.preview_for and self.preview is None:
+            raise _rule("preview_for needs preview (the weight to preview at)", "preview_for")
+        return self
+
+
+def _empty_if_null(value: Any) -> Any:
+    return {} if value is None else value
+
+
+class StepSpec(Spec):
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [n]} for n in ("shift", "bake", "approve")]}
+    )
+    shift: Weight | None = None
+    bake: Duration | None = None
+    approve: ApproveSpec | None = None
+
+    _null_approve = field_validator("approve", mode="before")(_empty_if_null)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Self:
+        given = [n for n in ("shift", "bake", "approve") if n in self.model_fields_set]
+        self._exactly_one(("shift", "bake", "approve"), given)
+        return self
+
+
+STRATEGY_KINDS = ("canary", "linear", "all_at_once", "blue_green", "preset", "steps")
+
+
+class StrategySpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_one_of_schema(*STRATEGY_KINDS))
+    canary: CanarySpec | None = None
+    linear: LinearSpec | None = None
+    all_at_once: AllAtOnceSpec | None = None
+    blue_green: BlueGreenSpec | None = None
+    preset: str | None = None
+    steps: Annotated[list[StepSpec], Field(min_length=1)] | None = None
+
+    _null_bodies = field_validator("all_at_once", "blue_green", mode="before")(_empty_if_null)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return canonical_preset_name(value)
+        except ValueError as exc:
+            raise PydanticCustomError("preset", str(exc)) from None
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STRATEGY_KINDS if getattr(self, k) is not None)
+
+    @model_validator(mode="after")
+    def _one_kind_and_order(self) -> Self:
+        self._pick(*STRATEGY_KINDS)
+        if self.steps is not None:
+            _check_step_weights(self.steps)
+        return self
+
+
+def _check_step_weights(steps: list[StepSpec]) -> None:
+    last: float = 0.0
+    last_index = -1
+    for index, step in enumerate(steps):
+        if step.shift is None:
+            continue
+        if step.shift < last:
+            raise _rule(f"weights must not decrease: {step.shift:g} after {last:g} "
+                        f"(steps[{last_index}])", "steps", index, "shift")
+        last, last_index = step.shift, index
+    if last != 100:
+        where = ("steps", last_index, "shift") if last_index >= 0 else ("steps",)
+        detail = f"the last shift is {last:g}" if last_index >= 0 else "no step shifts traffic"
+        raise _rule(f"every plan must end at 100; {detail} (add '- shift: 100')", *where)
+
+
+# ---------------------------------------------------------------- checks, hooks, notify
+
+class InsufficientData(StrEnum):
+    IGNORE = "ignore"
+    FAIL = "fail"
+
+
+class AlreadyFiring(StrEnum):
+    BLOCK = "block"
+    IGNORE = "ignore"
+
+
+class ChecksSpec(Spec):
+    alarms: list[AlarmName] = Field(default_factory=list)
+    poll_every: PollInterval = 10.0
+    insufficient_data: InsufficientData = InsufficientData.IGNORE
+    already_firing: AlreadyFiring = AlreadyFiring.BLOCK
+
+    @field_validator("alarms")
+    @classmethod
+    def _unique(cls, alarms: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for index, name in enumerate(alarms):
+            if name in seen:
+                raise _rule(f"alarm {name!r} is listed twice", index)
+            seen.add(name)
+        return alarms
+
+
+class HttpHookSpec(Spec):
+    url: HttpUrl
+    expect: Annotated[int, Field(ge=100, le=599)] = 200
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 10.0
+
+
+class HookSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_one_of_schema("lambda", "http", "command"))
+    lambda_: Annotated[str, Field(min_length=1)] | None = Field(default=None, alias="lambda")
+    payload: dict[str, Any] | None = None
+    http: HttpHookSpec | None = None
+    command: Argv | None = None
+    env: dict[str, str] | None = None
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        kind = self._pick("lambda_", "http", "command")
+        if self.payload is not None and kind != "lambda":
+            raise _rule("payload goes with a lambda hook", "payload")
+        if self.env is not None and kind != "command":
+            raise _rule("env goes with a command hook", "env")
+        if self.timeout is not None and kind == "http":
+            raise _rule("put an http hook's timeout inside http:", "timeout")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "lambda" if self.lambda_ else ("http" if self.http else "command")
+
+
+class HooksSpec(Spec):
+    before_traffic: list[HookSpec] = Field(default_factory=list)
+    after_traffic: list[HookSpec] = Field(default_factory=list)
+
+
+class NotifySpec(Spec):
+    sns_topic: TopicArn | None = None
+
+
+# ---------------------------------------------------------------- the plan
+
+class ReleasePlan(Spec):
+    """A whole, validated release plan (`version: 1`)."""
+
+    model_config = ConfigDict(title="deployer release plan (version 1)")
+    version: Literal[1]
+    name: PlanName
+    region: Region | None = None
+    target: TargetSpec
+    strategy: StrategySpec
+    final_bake: Duration = 0.0
+    keep_old_for: Duration = 0.0
+    checks: ChecksSpec = Field(default_factory=ChecksSpec)
+    hooks: HooksSpec = Field(default_factory=HooksSpec)
+    notify: NotifySpec = Field(default_factory=NotifySpec)
+    deadline: Duration | None = None
+
+    @model_validator(mode="after")
+    def _deadline_fits(self) -> Self:
+        from strategies.compile import baked_seconds, compile_strategy
+
+        needed = baked_seconds(compile_strategy(self.strategy)) + self.final_bake
+        if self.deadline is not None and self.deadline < needed:
+            raise _rule(
+                f"deadline {format_duration(self.deadline)} is shorter than the plan's "
+                f"{format_duration(needed)} of bakes", "deadline",
+            )
+        return self
+
+    @property
+    def target_kind(self) -> str:
+        return "lambda" if self.target.lambda_ is not None else "ecs"
