@@ -9,12 +9,21 @@ so the error points at the offending line rather than the whole block.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
 from deployer.durations import format_duration
 from deployer.plan_types import (
@@ -37,27 +46,60 @@ from strategies.presets import canonical_preset_name
 from strategies.steps import OnTimeout
 
 
-def _one_of_schema(*names: str) -> dict[str, Any]:
-    return {"oneOf": [{"required": [name]} for name in names]}
-
-
 class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    """Base of every plan block: unknown keys are errors, values are immutable.
 
-    def _exactly_one(self, names: tuple[str, ...], given: Sequence[str]) -> str:
-        if len(given) == 1:
-            return given[0]
-        listed = ", ".join(names)
-        if not given:
-            raise PydanticCustomError("one_of", f"needs exactly one of: {listed}")
-        raise PydanticCustomError(
-            "one_of", f"has {' and '.join(given)}; keep exactly one of: {listed}"
-        )
+    `one_of` lists groups of keys of which exactly one must be written. It is
+    checked on the raw mapping, before and beside field validation, so that
+    "has listener and rule" is reported together with every other problem of
+    the block; the JSON Schema gets the same rule as `oneOf` / `required`.
+    """
 
-    def _pick(self, *names: str) -> str:
-        aliases = {n: (f.alias or n) for n, f in type(self).model_fields.items()}
-        given = [aliases[n] for n in names if getattr(self, n) not in (None, False)]
-        return self._exactly_one(tuple(aliases[n] for n in names), given)
+    # coerce_numbers_to_str: `alias: 42` or `task_definition: 17` unquoted are still strings.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              coerce_numbers_to_str=True)
+    one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _exactly_one_of(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        found = [_one_of_problem(g, data) for g in cls.one_of] if isinstance(data, dict) else []
+        problems = [p for p in found if p]
+        if not problems:
+            return handler(data)
+        details = [InitErrorDetails(type=PydanticCustomError("one_of", p), loc=(), input=data)
+                   for p in problems]
+        try:
+            handler(data)
+        except ValidationError as exc:
+            details += [_carried(error) for error in exc.errors()]
+        raise ValidationError.from_exception_data(cls.__name__, details)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if cls.one_of:
+            target = handler.resolve_ref_schema(json_schema)
+            target["allOf"] = [{"oneOf": [{"required": [name]} for name in group]}
+                               for group in cls.one_of]
+        return json_schema
+
+
+def _one_of_problem(group: tuple[str, ...], data: dict[str, Any]) -> str | None:
+    given = [name for name in group if name in data and data[name] is not False]
+    if len(given) == 1:
+        return None
+    if not given:
+        return f"needs exactly one of: {', '.join(group)}"
+    return f"has {' and '.join(given)}; keep exactly one of: {', '.join(group)}"
+
+
+def _carried(error: ErrorDetails) -> InitErrorDetails:
+    """Re-raise a field error from inside a wrap validator without losing its type or context."""
+    kind = PydanticCustomError(error["type"], error["msg"], error.get("ctx"))
+    return InitErrorDetails(type=kind, loc=error["loc"], input=error["input"])
 
 
 def _rule(message: str, *at: str | int) -> PydanticCustomError:
@@ -67,7 +109,7 @@ def _rule(message: str, *at: str | int) -> PydanticCustomError:
 # ---------------------------------------------------------------- target
 
 class LambdaCode(Spec):
-    model_config = ConfigDict(json_schema_extra=_one_of_schema("s3_bucket", "image_uri"))
+    one_of = (("s3_bucket", "image_uri"),)
     s3_bucket: str | None = None
     s3_key: str | None = None
     s3_object_version: str | None = None
@@ -75,16 +117,15 @@ class LambdaCode(Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        source = self._pick("s3_bucket", "image_uri")
-        if source == "s3_bucket" and not self.s3_key:
+        if self.s3_bucket is not None and not self.s3_key:
             raise _rule("s3_bucket needs s3_key", "s3_key")
-        if source == "image_uri" and (self.s3_key or self.s3_object_version):
+        if self.image_uri is not None and (self.s3_key or self.s3_object_version):
             raise _rule("image_uri cannot be combined with s3_key / s3_object_version")
         return self
 
 
 class LambdaTarget(Spec):
-    model_config = ConfigDict(json_schema_extra=_one_of_schema("version", "publish", "code"))
+    one_of = (("version", "publish", "code"),)
     function: LambdaFunction
     alias: AliasName
     version: LambdaVersion | None = None
@@ -98,11 +139,6 @@ class LambdaTarget(Spec):
         if value in ("none", "match") or (isinstance(value, int) and not isinstance(value, bool)):
             return value
         raise PydanticCustomError("pc", "must be none, match or a positive integer")
-
-    @model_validator(mode="after")
-    def _one_version_source(self) -> Self:
-        self._pick("version", "publish", "code")
-        return self
 
 
 class EcsServices(Spec):
@@ -122,10 +158,7 @@ class ContainerImage(Spec):
 
 
 class EcsTarget(Spec):
-    model_config = ConfigDict(
-        json_schema_extra={"allOf": [_one_of_schema("listener", "rule"),
-                                     _one_of_schema("task_definition", "image")]}
-    )
+    one_of = (("listener", "rule"), ("task_definition", "image"))
     cluster: Annotated[str, Field(min_length=1)]
     services: EcsServices
     listener: ListenerArn | None = None
@@ -136,9 +169,7 @@ class EcsTarget(Spec):
     healthy_within: Duration = 600.0
 
     @model_validator(mode="after")
-    def _one_each(self) -> Self:
-        self._pick("listener", "rule")
-        self._pick("task_definition", "image")
+    def _distinct_listeners(self) -> Self:
         if self.test_listener is not None and self.test_listener == self.listener:
             raise _rule("the test listener must differ from the production listener",
                         "test_listener")
@@ -146,14 +177,9 @@ class EcsTarget(Spec):
 
 
 class TargetSpec(Spec):
-    model_config = ConfigDict(json_schema_extra=_one_of_schema("lambda", "ecs"))
+    one_of = (("lambda", "ecs"),)
     lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
     ecs: EcsTarget | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        self._pick("lambda_", "ecs")
-        return self
 
 
 # ---------------------------------------------------------------- strategy
@@ -194,27 +220,19 @@ def _empty_if_null(value: Any) -> Any:
 
 
 class StepSpec(Spec):
-    model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": [n]} for n in ("shift", "bake", "approve")]}
-    )
+    one_of = (("shift", "bake", "approve"),)
     shift: Weight | None = None
     bake: Duration | None = None
     approve: ApproveSpec | None = None
 
     _null_approve = field_validator("approve", mode="before")(_empty_if_null)
 
-    @model_validator(mode="after")
-    def _one_action(self) -> Self:
-        given = [n for n in ("shift", "bake", "approve") if n in self.model_fields_set]
-        self._exactly_one(("shift", "bake", "approve"), given)
-        return self
-
 
 STRATEGY_KINDS = ("canary", "linear", "all_at_once", "blue_green", "preset", "steps")
 
 
 class StrategySpec(Spec):
-    model_config = ConfigDict(json_schema_extra=_one_of_schema(*STRATEGY_KINDS))
+    one_of = (STRATEGY_KINDS,)
     canary: CanarySpec | None = None
     linear: LinearSpec | None = None
     all_at_once: AllAtOnceSpec | None = None
@@ -239,8 +257,7 @@ class StrategySpec(Spec):
         return next(k for k in STRATEGY_KINDS if getattr(self, k) is not None)
 
     @model_validator(mode="after")
-    def _one_kind_and_order(self) -> Self:
-        self._pick(*STRATEGY_KINDS)
+    def _weights_in_order(self) -> Self:
         if self.steps is not None:
             _check_step_weights(self.steps)
         return self
@@ -300,7 +317,7 @@ class HttpHookSpec(Spec):
 
 
 class HookSpec(Spec):
-    model_config = ConfigDict(json_schema_extra=_one_of_schema("lambda", "http", "command"))
+    one_of = (("lambda", "http", "command"),)
     lambda_: Annotated[str, Field(min_length=1)] | None = Field(default=None, alias="lambda")
     payload: dict[str, Any] | None = None
     http: HttpHookSpec | None = None
@@ -309,8 +326,8 @@ class HookSpec(Spec):
     timeout: Duration | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        kind = self._pick("lambda_", "http", "command")
+    def _options_fit_the_kind(self) -> Self:
+        kind = self.kind
         if self.payload is not None and kind != "lambda":
             raise _rule("payload goes with a lambda hook", "payload")
         if self.env is not None and kind != "command":

@@ -129,8 +129,9 @@ def load_yaml(
     """
     builder = _Builder(source, os.environ if environ is None else environ, expand_variables,
                        line_offset, column_offset)
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character here
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -147,7 +148,8 @@ def load_yaml(
             [Problem(Position(source, 1, 1), "", f"nested deeper than {MAX_DEPTH} levels")]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise YamlProblems([Problem(Position(source, 1, 1), "", "the plan is empty")])
     value = builder.build(node, (), 0, loader)

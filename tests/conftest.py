@@ -1,0 +1,52 @@
+"""Shared fixtures: plan text helpers and the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MINIMAL_LAMBDA_PLAN = """\
+version: 1
+name: checkout-api
+target:
+  lambda:
+    function: checkout-api
+    alias: live
+    version: "42"
+strategy:
+  canary: {weight: 10, bake: 5m}
+"""
+
+
+@pytest.fixture
+def write_plan(tmp_path: Path) -> Callable[[str], str]:
+    counter = iter(range(1_000_000))
+
+    def write(text: str | bytes, name: str | None = None) -> str:
+        path = tmp_path / (name or f"plan{next(counter)}.yaml")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real `deployer` entry point in a fresh interpreter."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("AWS_ENDPOINT_URL", None) if env is None or "AWS_ENDPOINT_URL" not in env else None
+    return subprocess.run(
+        [sys.executable, "-m", "deployer", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout,
+        check=False,
+    )

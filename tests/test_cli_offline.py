@@ -1,0 +1,150 @@
+"""The offline commands through the real CLI: validate, plan, schema, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deployer.schema import plan_schema_text
+from tests.conftest import MINIMAL_LAMBDA_PLAN, ROOT, run_cli
+
+EXAMPLES = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_there_are_at_least_six_examples() -> None:
+    assert len(EXAMPLES) >= 6
+
+
+def test_every_example_validates() -> None:
+    result = run_cli("validate", *map(str, EXAMPLES))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok (") == len(EXAMPLES)
+
+
+def test_examples_reference_the_committed_schema() -> None:
+    for example in EXAMPLES:
+        assert example.read_text().startswith("# yaml-language-server: $schema=./schema.json")
+
+
+def test_committed_schema_is_in_sync() -> None:
+    committed = (ROOT / "configs" / "schema.json").read_text()
+    assert committed == plan_schema_text(), "run `make schema` to refresh configs/schema.json"
+
+
+def test_schema_command_prints_the_schema() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "deployer release plan (version 1)"
+    assert {"target", "strategy"} <= set(schema["required"])
+
+
+def test_validate_reports_all_problems_and_exits_2(write_plan: Callable[..., str]) -> None:
+    good = write_plan(MINIMAL_LAMBDA_PLAN)
+    bad = write_plan(MINIMAL_LAMBDA_PLAN.replace("weight: 10", "weight: 0")
+                     .replace("alias: live", "alias: 42"))
+    result = run_cli("validate", good, bad)
+    assert result.returncode == 2
+    assert f"{good}: ok (checkout-api: canary, 3 steps, 5m of bakes)" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"{bad}:6:12: target.lambda.alias: an alias name cannot be all digits "
+        "(that is a version number)",
+        f"{bad}:9:20: strategy.canary.weight: weight 0 is out of range: it must be above 0 "
+        "and at most 100",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_with_set(write_plan: Callable[..., str]) -> None:
+    path = write_plan(MINIMAL_LAMBDA_PLAN)
+    result = run_cli("validate", path, "--set", "strategy.canary.weight=200")
+    assert result.returncode == 2
+    assert result.stderr.startswith("--set:1:24: strategy.canary.weight: weight 200 is out")
+
+
+def test_plan_json_timeline(write_plan: Callable[..., str]) -> None:
+    path = write_plan(MINIMAL_LAMBDA_PLAN + "final_bake: 10m\n")
+    result = run_cli("plan", path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "name": "checkout-api",
+        "strategy": "canary",
+        "steps": [
+            {"kind": "shift", "weight": 10, "at": 0},
+            {"kind": "bake", "seconds": 300, "at": 0},
+            {"kind": "shift", "weight": 100, "at": 300},
+        ],
+        "final_bake_seconds": 600,
+        "total_seconds": 900,
+    }
+
+
+def test_plan_json_with_preset_and_approval(write_plan: Callable[..., str]) -> None:
+    preset = write_plan(MINIMAL_LAMBDA_PLAN.replace(
+        "canary: {weight: 10, bake: 5m}",
+        "preset: CodeDeployDefault.LambdaLinear10PercentEvery1Minute"))
+    document = json.loads(run_cli("plan", preset, "--json").stdout)
+    assert document["strategy"] == "preset"
+    assert document["preset"] == "LambdaLinear10PercentEvery1Minute"
+    assert [s["at"] for s in document["steps"] if s["kind"] == "shift"] == [
+        60 * i for i in range(10)]
+    gated = json.loads(run_cli("plan", str(ROOT / "configs/custom-steps-approval.yaml"),
+                               "--json").stdout)
+    assert gated["steps"][2] == {"kind": "approve", "timeout_seconds": 3600,
+                                 "on_timeout": "rollback", "at": 120}
+    assert gated["total_seconds"] == 12 * 60 + 10 * 60
+
+
+def test_plan_text_timeline() -> None:
+    result = run_cli("plan", str(ROOT / "configs/custom-steps-approval.yaml"))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "payments-api: steps on lambda payments-api:live -> version 7"
+    assert any("approve (timeout 1h, then rollback)" in line for line in lines)
+    assert lines[-1].strip() == ("total 22m of bakes plus 1 approval; deadline 3h; "
+                                 "2 alarms polled every 10s")
+
+
+def test_invalid_plan_for_plan_command_exits_2(write_plan: Callable[..., str]) -> None:
+    result = run_cli("plan", write_plan("version: 1\n"))
+    assert result.returncode == 2
+    assert "name: required field is missing" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_cli("validate").returncode == 2
+    assert run_cli("no-such-command").returncode == 2
+    assert run_cli("plan", "x.yaml", "--bogus").returncode == 2
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("deployer, version ")
+
+
+@pytest.mark.parametrize("command", ["iam-policy"])
+def test_commands_not_built_yet_say_so(command: str) -> None:
+    result = run_cli(command, "x")
+    assert result.returncode == 2
+    assert "not built yet" in result.stderr
+
+
+def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from deployer.cli import main\n"
+        "try:\n"
+        f"    main(['validate', {str(EXAMPLES[0])!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'moto') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
