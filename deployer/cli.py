@@ -3,7 +3,6 @@ offline commands (validate, plan, schema) never load boto3."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import NoReturn
 
@@ -77,6 +76,8 @@ def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
 
     loaded = load_plan(plan_path, overrides)
     if as_json:
+        import json
+
         click.echo(json.dumps(timeline_json(loaded.plan), indent=2))
     else:
         click.echo(timeline_text(loaded.plan))

@@ -6,7 +6,6 @@ prints them all and exits 2. Nothing here raises anything but PlanError.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -161,6 +160,8 @@ def _from_pydantic(error: Any, source_map: SourceMap) -> Problem:
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _fields_at(loc[:-1])
+        import difflib  # only on this error path: it costs start-up time
+
         close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
         message = f"unknown field {loc[-1]!r}"
         if close:

@@ -56,8 +56,10 @@ class Spec(BaseModel):
     """
 
     # coerce_numbers_to_str: `alias: 42` or `task_definition: 17` unquoted are still strings.
+    # defer_build: blocks are validated only as part of the whole plan, so building a
+    # validator per block at import would be wasted start-up time.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              coerce_numbers_to_str=True)
+                              coerce_numbers_to_str=True, defer_build=True)
     one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     @model_validator(mode="wrap")

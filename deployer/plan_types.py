@@ -129,10 +129,9 @@ class Matches:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        compiled = re.compile(self.pattern)
-
         def check(value: str) -> str:
-            if not compiled.fullmatch(value):
+            # re caches compiled patterns; compiling on first use keeps start-up lean.
+            if not re.fullmatch(self.pattern, value):
                 raise ValueError(f"{value!r} is not {self.what}")
             return value
 

@@ -141,7 +141,7 @@ def load_yaml(
     except yaml.reader.ReaderError as exc:
         raise YamlProblems(
             [Problem(builder.offset_position(text, exc.position), "",
-                     f"YAML syntax: unacceptable character {exc.character!r}")]
+                     f"YAML syntax: unacceptable character U+{exc.character:04X}")]
         ) from None
     except RecursionError:
         raise YamlProblems(

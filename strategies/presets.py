@@ -7,7 +7,6 @@ Canary: the weight at t=0, 100% after the interval. Linear: step% at t=0, then
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +54,8 @@ def canonical_preset_name(name: str) -> str:
     found = _BY_LOWER.get(bare.lower())
     if found is not None:
         return found
+    import difflib  # only on this error path: it costs start-up time
+
     close = difflib.get_close_matches(bare.lower(), list(_BY_LOWER), n=3, cutoff=0.6)
     hint = (
         "did you mean " + ", ".join(_BY_LOWER[c] for c in close) + "?"

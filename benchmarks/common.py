@@ -1,0 +1,47 @@
+"""Small helpers shared by the benchmarks: timing whole commands and summarising."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_commands(commands: Sequence[Sequence[str]], runs: int) -> list[list[float]]:
+    """Wall seconds of `runs` fresh processes of each command, interleaved so that
+    machine noise falls on all of them alike (one warm-up run each first)."""
+    for argv in commands:
+        subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+    samples: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for argv, bucket in zip(commands, samples, strict=True):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+            bucket.append(time.perf_counter() - start)
+    return samples
+
+
+def precompile() -> None:
+    """Byte-compile the project as an installed wheel would be (PYTHONDONTWRITEBYTECODE
+    machines otherwise recompile every module on every start)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "deployer", "strategies"],
+                   check=True, cwd=ROOT)
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(samples: Sequence[float]) -> str:
+    return (f"median {statistics.median(samples) * 1000:7.1f} ms   "
+            f"p95 {percentile(samples, 0.95) * 1000:7.1f} ms   n={len(samples)}")
+
+
+PYTHON = sys.executable

@@ -1,0 +1,22 @@
+"""`make bench`: every benchmark in one run, printing its figures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import bench_validate
+
+SUITES = [("validate start-up", bench_validate.run)]
+
+
+def main() -> None:
+    for title, run in SUITES:
+        print(f"== {title}")
+        run()
+
+
+if __name__ == "__main__":
+    main()
