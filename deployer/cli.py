@@ -98,11 +98,36 @@ def _not_built(name: str) -> NoReturn:
     raise click.UsageError(f"'deployer {name}' is not built yet in this version")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(epilog="""
+\b
+Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
+4 aborted, 5 refused (nothing changed), 6 unsafe (rollback failed or drift).
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--report", metavar="FILE", help="Write the run report (JSON) here at the end.")
+@click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Divide every duration by N (rehearsals, tests).")
+@click.option("--dry-run", is_flag=True, help="Resolve and preflight against AWS; change nothing.")
 @common_options
-def rollout() -> int:
+def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assume_yes: bool,
+            time_scale: float, dry_run: bool) -> int:
     """Run a release plan; blocks until it succeeds, rolls back or fails."""
-    _not_built("rollout")
+    from deployer.logs import configure_logging
+    from deployer.plan_file import load_plan
+    from deployer.rollout import RolloutOptions, exit_code_of
+    from deployer.rollout import rollout as run_rollout
+
+    loaded = load_plan(plan_path, overrides)
+    options = settings()
+    live = sys.stdout.isatty() and options.verbosity >= 0 and not dry_run
+    quiet_logs = live and options.log_format == "auto"
+    configure_logging(options.log_format, options.verbosity - (2 if quiet_logs else 0))
+    record = run_rollout(loaded, options, RolloutOptions(
+        report=report, time_scale=time_scale, dry_run=dry_run, assume_yes=assume_yes,
+        live=live))
+    return exit_code_of(record)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -1,0 +1,131 @@
+"""AWS access: one boto3 session, clients created once, and the one retry wrapper
+that every AWS call goes through.
+
+botocore's "standard" retry mode handles the first retries inside a call;
+`AwsContext.call` adds tenacity on top: jittered exponential backoff on
+throttling, 5xx and connection errors, bounded by attempts and time, so a run's
+outcome with transient AWS errors is the same as without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from deployer.logs import get_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_lambda import LambdaClient
+
+T = TypeVar("T")
+
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
+    "ProvisionedThroughputExceededException", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException", "TransactionInProgressException",
+})
+TRANSIENT_CODES = frozenset({
+    "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable",
+    "ServiceUnavailableException", "ServiceException", "RequestTimeout",
+    "RequestTimeoutException", "EC2UnexpectedException", "ResourceConflictException",
+})
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError,
+                     ConnectTimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, a 5xx, or a dropped/timed-out connection: worth another try."""
+    if isinstance(exc, CONNECTION_ERRORS):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500
+    return False
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class AwsContext:
+    """Session, clients and the retry wrapper for one process."""
+
+    def __init__(
+        self,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        *,
+        max_attempts: int = 8,
+        max_seconds: float = 120.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.session = boto3.Session(region_name=region, profile_name=profile)
+        self.endpoint_url = endpoint_url
+        self.max_attempts = max_attempts
+        self.max_seconds = max_seconds
+        self._sleep = sleep
+        self._clients: dict[str, Any] = {}
+        self._config = Config(retries={"mode": "standard", "max_attempts": 3},
+                              connect_timeout=5, read_timeout=30)
+        self.log = get_logger()
+
+    @property
+    def region(self) -> str | None:
+        return self.session.region_name
+
+    @overload
+    def client(self, service: Literal["lambda"]) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+    @overload
+    def client(self, service: str) -> Any: ...
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, endpoint_url=self.endpoint_url, config=self._config  # type: ignore[call-overload]
+            )
+        return self._clients[service]
+
+    def call(self, operation: Callable[..., T], /, **kwargs: Any) -> T:
+        """Call one AWS operation with jittered exponential backoff on transient errors."""
+        extra: dict[str, Any] = {}
+        if self._sleep is not None:
+            extra["sleep"] = self._sleep
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_random_exponential(multiplier=0.2, max=10),
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_seconds),
+            before_sleep=self._log_retry,
+            reraise=True,
+            **extra,
+        )
+        return retrying(operation, **kwargs)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        self.log.info("aws_retry", operation=getattr(state.fn, "__name__", "?"),
+                      attempt=state.attempt_number, error=str(exc)[:200])

@@ -1,0 +1,498 @@
+"""The rollout state machine: one tick at a time, the run record as its only memory.
+
+`advance()` does one tick: take operator requests from the store, stop for a
+signal, an abort or the deadline, then act on the current phase and persist.
+`run()` is `while not terminal: advance(); sleep(what advance asked for)`.
+Anything a tick learns is saved before the next one, so a resumed controller
+continues from the record plus what AWS reports (SPEC §5, §6).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from threading import Event
+from typing import Any
+
+from deployer.durations import format_duration
+from deployer.errors import (
+    CheckFailed,
+    DeployerError,
+    Drift,
+    ExitCode,
+    PreflightError,
+    StoreError,
+)
+from deployer.logs import get_logger
+from deployer.plan_model import ReleasePlan
+from deployer.ports import Check, Clock, Hook, HookResult, Notifier, Observer, Store, TrafficTarget
+from deployer.record import EXIT_CODES, Outcome, Phase, RunRecord
+from deployer.signals import StopSignal
+from deployer.store import StoreConflict
+from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
+
+DRIFT_READ_EVERY = 3      # polls between traffic read-backs during a wait
+LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
+WEIGHT_TOLERANCE = 0.01   # percent
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    poll_every: float
+    final_bake: float
+    keep_old_for: float
+
+    @classmethod
+    def of(cls, plan: ReleasePlan) -> Timings:
+        return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for)
+
+
+@dataclass(slots=True)
+class Parts:
+    target: TrafficTarget
+    check: Check
+    before_traffic: Sequence[Hook]
+    after_traffic: Sequence[Hook]
+    store: Store
+    clock: Clock
+    notifier: Notifier
+    observer: Observer
+
+
+@dataclass(slots=True)
+class _RunningHook:
+    hook: Hook
+    future: Future[HookResult]
+    cancel: Event
+
+
+class Controller:
+    def __init__(self, record: RunRecord, steps: Sequence[Step], timings: Timings,
+                 parts: Parts, stop: StopSignal) -> None:
+        self.record = record
+        self.steps = tuple(steps)
+        self.timings = timings
+        self.parts = parts
+        self.target = parts.target
+        self.clock = parts.clock
+        self.store = parts.store
+        self.stop = stop
+        self.log = get_logger(run_id=record.run_id)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._polls = 0
+        self._lease_renewed = 0.0
+        self._hook_index = 0
+        self._hook: _RunningHook | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hook")
+
+    # ------------------------------------------------------------ loop
+
+    def run(self) -> RunRecord:
+        try:
+            while not self.record.terminal:
+                delay = self.advance()
+                if delay > 0 and not self.record.terminal:
+                    self.clock.sleep(delay, self.stop.wake)
+                    if not self.stop.requested:
+                        self.stop.wake.clear()
+        finally:
+            if self._hook is not None:
+                self._hook.cancel.set()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self.parts.observer.close()
+        return self.record
+
+    def advance(self) -> float:
+        """One tick; returns the plan seconds to sleep before the next."""
+        if self.record.terminal:
+            return 0.0
+        try:
+            self._take_requests()
+            if self.record.phase != Phase.ROLLING_BACK:
+                interruption = self._interruption()
+                if interruption is not None:
+                    self._begin_rollback(*interruption)
+                    return 0.0
+            return self._act()
+        except Drift as exc:
+            self._finish(Outcome.FAILED, Phase.FAILED, exc.message, ExitCode.UNSAFE)
+        except CheckFailed as exc:
+            self._on_error(exc.message, Outcome.ROLLED_BACK)
+        except PreflightError as exc:
+            self.record.hint = exc.hint
+            self._on_error(exc.message, Outcome.REFUSED)
+        except DeployerError as exc:  # AWS unreachable or failing after retries, store errors
+            self._on_error(exc.message, Outcome.FAILED)
+        except Exception as exc:  # a bug must still leave traffic whole
+            self.log.exception("controller_error")
+            self._on_error(f"unexpected error: {type(exc).__name__}: {exc}", Outcome.FAILED)
+        return 0.0
+
+    def _on_error(self, message: str, outcome: Outcome) -> None:
+        if self.record.phase == Phase.ROLLING_BACK:
+            self._finish(Outcome.FAILED, Phase.FAILED,
+                         f"rollback failed: {message}; traffic may still be split "
+                         f"({self._where_traffic_is()})", ExitCode.UNSAFE)
+        elif self.record.phase == Phase.PENDING:  # nothing was changed yet
+            outcome = Outcome.REFUSED if outcome == Outcome.REFUSED else Outcome.FAILED
+            self._finish(outcome, Phase.FAILED, message, EXIT_CODES[outcome])
+        else:
+            self._begin_rollback(message, outcome)
+
+    def _act(self) -> float:
+        phase = self.record.phase
+        if phase == Phase.PENDING:
+            return self._start()
+        if phase == Phase.PREPARING:
+            return self._prepare()
+        if phase in (Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL):
+            return self._step()
+        if phase == Phase.PROMOTING:
+            return self._promote()
+        return self._rollback()
+
+    # ------------------------------------------------------------ phases
+
+    def _start(self) -> float:
+        """Take the target's lock and run preflight; nothing changes in AWS here."""
+        record = self.record
+        holder = self.store.acquire_lock(record.target_key, record.run_id,
+                                         self.clock.wall().timestamp() + self._lease_seconds())
+        if holder is not None:
+            self._finish(Outcome.REFUSED, Phase.FAILED,
+                         f"run {holder} holds {record.target_key}",
+                         ExitCode.REFUSED, hint=f"wait for it, or: deployer status {holder}")
+            return 0.0
+        self.target.preflight(resuming=False)
+        record.alarms = self.parts.check.start().states
+        record.target = self.target.describe()
+        if self.target.already_done():
+            self._finish(Outcome.SUCCEEDED, Phase.SUCCEEDED,
+                         f"all traffic is already on version {record.target.get('new_version')}"
+                         ": nothing to do", ExitCode.SUCCEEDED)
+            return 0.0
+        self._move(Phase.PREPARING, stage="prepare")
+        self._event("run started")
+        self.parts.notifier.publish("started", self.record)
+        return 0.0
+
+    def _prepare(self) -> float:
+        if self.record.stage == "prepare":
+            self.target.prepare()
+            self.record.target = self.target.describe()
+            self._event(f"new version ready: {self.record.target.get('new_version')}")
+            self._move(Phase.PREPARING, stage="before_traffic")
+            return 0.0
+        return self._hooks(self.parts.before_traffic, "before_traffic",
+                           then=lambda: self._enter_step(0), watch_checks=False)
+
+    def _enter_step(self, index: int) -> None:
+        self.record.step_index = index
+        self.record.wait_started = None
+        self._polls = 0
+        if index >= len(self.steps):
+            self._hook_index = 0
+            self._move(Phase.PROMOTING, stage="after_traffic")
+            return
+        step = self.steps[index]
+        phase = {Shift: Phase.SHIFTING, Bake: Phase.BAKING,
+                 Approve: Phase.AWAITING_APPROVAL}[type(step)]
+        self._move(phase)
+        if isinstance(step, Approve):
+            self._event(f"waiting for approval (timeout {format_duration(step.timeout)}): "
+                        f"deployer approve {self.record.run_id}")
+            self.parts.notifier.publish("approval_requested", self.record)
+
+    def _step(self) -> float:
+        index = self.record.step_index
+        step = self.steps[index]
+        if isinstance(step, Shift):
+            self._shift(step.weight)
+            self._enter_step(index + 1)
+            return 0.0
+        if isinstance(step, Bake):
+            if self._pending("promote"):
+                self._handled("promote", "bake skipped by operator")
+                self._enter_step(index + 1)
+                return 0.0
+            delay = self._wait(step.seconds, f"bake {format_duration(step.seconds)}")
+            if delay is None:
+                self._enter_step(index + 1)
+                return 0.0
+            return delay
+        if self._pending("approve"):
+            self._handled("approve", "approved")
+            self._enter_step(index + 1)
+            return 0.0
+        delay = self._wait(step.timeout, "approval")
+        if delay is not None:
+            return delay
+        if step.on_timeout == OnTimeout.PROMOTE:
+            self._event(f"approval timed out after {format_duration(step.timeout)}: "
+                        "promoting (on_timeout: promote)")
+            self._enter_step(index + 1)
+            return 0.0
+        self._begin_rollback(f"approval timed out after {format_duration(step.timeout)}",
+                             Outcome.ROLLED_BACK)
+        return 0.0
+
+    def _shift(self, weight: float) -> None:
+        self.record.requested_weight = weight
+        reading = self.target.shift(weight)
+        self.record.weight = reading.new_weight
+        self._event(f"shifted to {weight:g}% (read back: {reading.detail})")
+        if weight >= FULL:
+            self.parts.notifier.publish("promoted", self.record)
+
+    def _promote(self) -> float:
+        stage = self.record.stage
+        if stage == "after_traffic":
+            return self._hooks(self.parts.after_traffic, "after_traffic",
+                               then=lambda: self._move(Phase.PROMOTING, stage="final_bake"),
+                               watch_checks=True)
+        if stage == "final_bake":
+            delay = self._wait(self.timings.final_bake,
+                               f"final bake {format_duration(self.timings.final_bake)}")
+            if delay is None:
+                self.record.wait_started = None
+                self._move(Phase.PROMOTING, stage="keep_old")
+                return 0.0
+            return delay
+        if stage == "keep_old":
+            delay = self._wait(self.timings.keep_old_for,
+                               f"keeping the old version for "
+                               f"{format_duration(self.timings.keep_old_for)}")
+            if delay is None:
+                self.record.wait_started = None
+                self._move(Phase.PROMOTING, stage="retire")
+                return 0.0
+            return delay
+        self.target.retire_old()
+        self._finish(Outcome.SUCCEEDED, Phase.SUCCEEDED, None, ExitCode.SUCCEEDED)
+        return 0.0
+
+    # ------------------------------------------------------------ waiting with checks
+
+    def _wait(self, seconds: float, label: str) -> float | None:
+        """Poll checks until `seconds` have passed; None when done, else the next delay."""
+        if seconds <= 0:
+            return None
+        now = self.clock.now()
+        if self.record.wait_started is None:
+            self.record.wait_started = now
+            self._polls = 0
+            self._save()
+            self._event(f"{label} started")
+        result = self.parts.check.evaluate()
+        self.record.alarms = result.states
+        if not result.healthy:
+            raise CheckFailed(result.reason or "a check failed")
+        self._polls += 1
+        elapsed = now - self.record.wait_started
+        if elapsed >= seconds or self._polls % DRIFT_READ_EVERY == 0:
+            self._check_drift()
+        if elapsed >= seconds:
+            return None
+        remaining = seconds - elapsed
+        self.parts.observer.tick(self.record, remaining)
+        self._renew_lease_if_due()
+        return min(self.timings.poll_every, remaining)
+
+    def _check_drift(self) -> None:
+        reading = self.target.read()
+        expected = self.record.weight
+        if reading.new_weight is None or expected is None or not math.isclose(
+                reading.new_weight, expected, abs_tol=WEIGHT_TOLERANCE):
+            raise Drift(f"drift: traffic now reads {reading.detail}; deployer last set "
+                        f"{expected if expected is not None else 0:g}% on the new version. "
+                        "Someone else changed it; deployer left it alone")
+
+    # ------------------------------------------------------------ hooks
+
+    def _hooks(self, hooks: Sequence[Hook], stage: str, then: Callable[[], None],
+               watch_checks: bool) -> float:
+        running = self._hook
+        if running is None:
+            if self._hook_index >= len(hooks):
+                self._hook_index = 0
+                then()
+                return 0.0
+            hook = hooks[self._hook_index]
+            cancel = Event()
+            future = self._executor.submit(hook.run, self._hook_context(stage), cancel)
+            future.add_done_callback(lambda _: self.stop.wake.set())
+            self._hook = running = _RunningHook(hook, future, cancel)
+            self._event(f"{stage} hook started: {hook.name}")
+        if not running.future.done():
+            if watch_checks:
+                health = self.parts.check.evaluate()
+                self.record.alarms = health.states
+                if not health.healthy:
+                    raise CheckFailed(health.reason or "a check failed")
+            self._renew_lease_if_due()
+            return self.timings.poll_every
+        self._hook = None
+        try:
+            result = running.future.result()
+        except Exception as exc:  # a hook that crashes has failed, nothing more
+            result = HookResult(False, f"hook crashed: {type(exc).__name__}: {exc}")
+        self.record.hooks.append({"stage": stage, "hook": running.hook.name,
+                                  "succeeded": result.succeeded, "summary": result.summary,
+                                  "output": result.output, "at": self._now_iso()})
+        if not result.succeeded:
+            self._begin_rollback(f"{stage} hook {running.hook.name} failed: {result.summary}",
+                                 Outcome.ROLLED_BACK)
+            return 0.0
+        self._event(f"{stage} hook passed: {running.hook.name} ({result.summary})")
+        self._hook_index += 1
+        return 0.0
+
+    def _hook_context(self, stage: str) -> dict[str, str]:
+        weight = self.record.weight
+        return {**self.target.hook_context(), "DEPLOYER_RUN_ID": self.record.run_id,
+                "DEPLOYER_PLAN": self.record.plan_name, "DEPLOYER_STAGE": stage,
+                "DEPLOYER_WEIGHT": f"{weight or 0:g}"}
+
+    # ------------------------------------------------------------ stopping
+
+    def _interruption(self) -> tuple[str, Outcome] | None:
+        if self.stop.requested:
+            return self.stop.reason or "aborted", Outcome.ABORTED
+        abort = self._pending("abort")
+        if abort is not None:
+            self._handled("abort", "abort taken")
+            who = abort.get("by") or "an operator"
+            why = f": {abort['reason']}" if abort.get("reason") else ""
+            return f"aborted by {who}{why}", Outcome.ABORTED
+        deadline = self.record.deadline_at
+        if deadline is not None and self.clock.now() >= deadline:
+            return "deadline passed before the run finished", Outcome.ROLLED_BACK
+        return None
+
+    def _begin_rollback(self, reason: str, outcome: Outcome) -> None:
+        if self._hook is not None:
+            self._hook.cancel.set()
+            self._hook = None
+        self.record.reason = reason
+        self.record.wait_started = None
+        self._move(Phase.ROLLING_BACK, stage=outcome.value)
+        self._event(f"rolling back: {reason}")
+
+    def _rollback(self) -> float:
+        if self.record.requested_weight is None:
+            reading = self.target.read()  # this run never moved traffic
+            if reading.new_weight != 0:
+                reading = self.target.rollback()
+        else:
+            reading = self.target.rollback()
+        self.record.weight = reading.new_weight
+        self._event(f"traffic restored: {reading.detail}")
+        try:
+            self.target.discard_new()
+        except DeployerError as exc:
+            self.log.warning("discard_new_failed", error=exc.message)
+        outcome = Outcome(self.record.stage or Outcome.ROLLED_BACK.value)
+        phase = {Outcome.ABORTED: Phase.ABORTED, Outcome.FAILED: Phase.FAILED,
+                 Outcome.REFUSED: Phase.FAILED}.get(outcome, Phase.ROLLED_BACK)
+        self._finish(outcome, phase, self.record.reason, EXIT_CODES[outcome])
+        return 0.0
+
+    def _finish(self, outcome: Outcome, phase: Phase, reason: str | None,
+                exit_code: ExitCode, hint: str | None = None) -> None:
+        record = self.record
+        if hint:
+            record.hint = hint
+        record.outcome = outcome
+        record.exit_code = int(exit_code)
+        record.reason = reason
+        record.ended_at = self._now_iso()
+        record.stage = None
+        record.wait_started = None
+        self._move(phase)
+        self._event(f"run {outcome.value}" + (f": {reason}" if reason else ""))
+        try:
+            self.store.release_lock(record.target_key, record.run_id)
+        except StoreError as exc:
+            self.log.warning("lock_release_failed", error=exc.message)
+        self.parts.notifier.publish(outcome.value, record)
+
+    def _where_traffic_is(self) -> str:
+        try:
+            return self.target.read().detail
+        except DeployerError as exc:
+            return f"unreadable: {exc.message}"
+
+    # ------------------------------------------------------------ operator requests
+
+    def _take_requests(self) -> None:
+        try:
+            stored = self.store.load(self.record.run_id)
+        except StoreError as exc:
+            self.log.warning("store_read_failed", error=exc.message)
+            return
+        self._merge_requests(stored)
+
+    def _merge_requests(self, stored: RunRecord) -> None:
+        known = {r["id"]: r for r in self.record.requests}
+        for request in stored.requests:
+            if request["id"] not in known:
+                self.record.requests.append(dict(request))
+                self._event(f"request received: {request['action']} from "
+                            f"{request.get('by') or 'an operator'}", save=False,
+                            request=request["id"])
+
+    def _pending(self, action: str) -> dict[str, Any] | None:
+        for request in self.record.requests:
+            if request["action"] == action and not request.get("handled"):
+                return request
+        return None
+
+    def _handled(self, action: str, note: str) -> None:
+        request = self._pending(action)
+        if request is not None:
+            request["handled"] = True
+            request["note"] = note
+            self._event(note, request=request["id"])
+
+    # ------------------------------------------------------------ persistence
+
+    def _move(self, phase: Phase, stage: str | None = None) -> None:
+        self.record.move_to(phase)
+        self.record.stage = stage
+        self._save()
+
+    def _event(self, message: str, *, save: bool = True, **details: Any) -> None:
+        self.record.add_event(self.clock.wall(), message, **details)
+        self.log.info(message, phase=self.record.phase.value, weight=self.record.weight,
+                      step=self.record.step_index, **details)
+        self.parts.observer.event(self.record, message)
+        if save:
+            self._save()
+
+    def _now_iso(self) -> str:
+        return self.clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _lease_seconds(self) -> float:
+        return max(LEASE_MIN_SECONDS, 3 * self.timings.poll_every / self.clock.time_scale)
+
+    def _renew_lease_if_due(self) -> None:
+        if self.clock.wall().timestamp() - self._lease_renewed > self._lease_seconds() / 3:
+            self._save()
+
+    def _save(self) -> None:
+        wall = self.clock.wall().timestamp()
+        self.record.lease = {"owner": self.owner, "expires_at": wall + self._lease_seconds()}
+        for _ in range(5):
+            try:
+                self.store.save(self.record)
+                self._lease_renewed = wall
+                return
+            except StoreConflict:
+                stored = self.store.load(self.record.run_id)
+                self._merge_requests(stored)
+                self.record.version = stored.version
+        raise StoreError(f"could not save run {self.record.run_id}: it keeps changing")

@@ -1,0 +1,53 @@
+"""The one place that knows the concrete classes: plan + settings -> collaborators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.aws import AwsContext
+from deployer.checks.alarms import CloudWatchAlarms
+from deployer.errors import UsageError
+from deployer.hooks import build_hook
+from deployer.plan_model import ReleasePlan
+from deployer.ports import Clock, Hook, Notifier, TrafficTarget
+from deployer.record import RunRecord
+
+
+def target_key(plan: ReleasePlan, region: str | None) -> str:
+    """What the per-target lock is named after: the traffic resource itself."""
+    if plan.target.lambda_ is not None:
+        spec = plan.target.lambda_
+        return f"lambda:{region or '-'}:{spec.function.split(':')[-1]}:{spec.alias}"
+    ecs = plan.target.ecs
+    assert ecs is not None
+    return f"elb:{ecs.listener or ecs.rule}"
+
+
+def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
+                 state: dict[str, Any] | None = None) -> TrafficTarget:
+    if plan.target.lambda_ is not None:
+        from deployer.targets.lambda_alias import LambdaAliasTarget
+
+        return LambdaAliasTarget(plan.target.lambda_, aws, clock, state)
+    raise UsageError("ECS targets are not built yet in this version; use target.lambda")
+
+
+def build_check(plan: ReleasePlan, aws: AwsContext, record: RunRecord | None = None
+                ) -> CloudWatchAlarms:
+    return CloudWatchAlarms(plan.checks, aws)
+
+
+def build_hooks(plan: ReleasePlan, aws: AwsContext, clock: Clock
+                ) -> tuple[list[Hook], list[Hook]]:
+    before: list[Hook] = [build_hook(h, aws, clock) for h in plan.hooks.before_traffic]
+    after: list[Hook] = [build_hook(h, aws, clock) for h in plan.hooks.after_traffic]
+    return before, after
+
+
+class NullNotifier:
+    def publish(self, event: str, record: RunRecord) -> None:
+        pass
+
+
+def build_notifier(plan: ReleasePlan, aws: AwsContext) -> Notifier:
+    return NullNotifier()

@@ -1,0 +1,106 @@
+"""`deployer rollout`: plan + settings -> a run, driven to a terminal outcome.
+
+The same path serves `demo`; `resume` enters it with an existing record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployer.aws import AwsContext
+from deployer.cli_options import Settings
+from deployer.clock import RealClock, iso
+from deployer.controller import Controller, Parts, Timings
+from deployer.errors import DeployerError, ExitCode
+from deployer.factory import build_check, build_hooks, build_notifier, build_target, target_key
+from deployer.plan_file import LoadedPlan
+from deployer.ports import Clock, Observer
+from deployer.progress import LiveProgress, QuietObserver
+from deployer.record import RunRecord, new_run_id
+from deployer.signals import StopSignal
+from deployer.store import open_store
+from strategies.compile import compile_strategy
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOptions:
+    report: str | None = None
+    time_scale: float = 1.0
+    dry_run: bool = False
+    assume_yes: bool = False
+    live: bool = False
+
+
+def aws_context(settings: Settings, plan_region: str | None, clock: Clock) -> AwsContext:
+    return AwsContext(region=settings.region or plan_region, profile=settings.profile,
+                      endpoint_url=settings.endpoint_url)
+
+
+def new_record(loaded: LoadedPlan, key: str, clock: Clock) -> RunRecord:
+    plan = loaded.plan
+    record = RunRecord(
+        run_id=new_run_id(plan.name, clock.wall()), plan_name=plan.name, target_key=key,
+        target={"kind": plan.target_kind}, plan=loaded.raw, started_at=iso(clock.wall()),
+        time_scale=clock.time_scale,
+    )
+    if plan.deadline is not None:
+        record.deadline_at = clock.now() + plan.deadline
+    return record
+
+
+def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> RunRecord | None:
+    """Run the plan; None for a dry run (which only resolves and preflights)."""
+    plan = loaded.plan
+    clock = RealClock(options.time_scale)
+    aws = aws_context(settings, plan.region, clock)
+    target = build_target(plan, aws, clock)
+    check = build_check(plan, aws)
+    if options.dry_run:
+        target.preflight(resuming=False)
+        check.start()
+        print(json.dumps({"dry_run": True, "target": target.describe(),
+                          "already_done": target.already_done()}, indent=2))
+        return None
+    store = open_store(settings.store)
+    before, after = build_hooks(plan, aws, clock)
+    steps = compile_strategy(plan.strategy)
+    record = new_record(loaded, target_key(plan, aws.region), clock)
+    store.create(record)
+    observer: Observer = LiveProgress(len(steps)) if options.live else QuietObserver()
+    parts = Parts(target=target, check=check, before_traffic=before, after_traffic=after,
+                  store=store, clock=clock, notifier=build_notifier(plan, aws),
+                  observer=observer)
+    stop = StopSignal()
+    with stop.installed():
+        record = Controller(record, steps, Timings.of(plan), parts, stop).run()
+    finish_report(record, options.report)
+    return record
+
+
+def finish_report(record: RunRecord, report: str | None) -> None:
+    if report:
+        write_report(record.document(), report)
+    summary = f"{record.run_id}: {record.outcome.value if record.outcome else '?'}"
+    if record.reason:
+        summary += f": {record.reason}"
+    summary += f" (new version at {record.weight if record.weight is not None else '?'}%)"
+    print(summary, file=sys.stderr)
+    if record.hint:
+        print(f"  {record.hint}", file=sys.stderr)
+
+
+def write_report(document: dict[str, Any], path: str) -> None:
+    try:
+        Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise DeployerError(f"cannot write the report to {path}: {exc.strerror}") from exc
+
+
+def exit_code_of(record: RunRecord | None) -> int:
+    if record is None:
+        return ExitCode.SUCCEEDED
+    return record.exit_code if record.exit_code is not None else ExitCode.UNEXPECTED

@@ -1,0 +1,1 @@
+"""Traffic targets: one module per kind of traffic resource."""
