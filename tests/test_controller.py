@@ -1,0 +1,331 @@
+"""The state machine with fakes only: phase sequences, weight history, every way to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from deployer.controller import Controller, Parts, Timings
+from deployer.errors import ExitCode
+from deployer.record import Outcome, Phase, RunRecord
+from deployer.signals import StopSignal
+from strategies.all_at_once import plan_all_at_once
+from strategies.blue_green import plan_blue_green
+from strategies.canary import plan_canary
+from strategies.linear import plan_linear
+from strategies.steps import Approve, Bake, OnTimeout, Shift, Step
+from tests.fakes import (
+    FakeClock,
+    FakeTarget,
+    InMemoryStore,
+    NullObserver,
+    RecordingNotifier,
+    ScriptedCheck,
+    ScriptedHook,
+)
+
+POLL = 10.0
+
+
+@dataclass
+class Run:
+    steps: Sequence[Step]
+    final_bake: float = 0.0
+    keep_old_for: float = 0.0
+    deadline: float | None = None
+    before: list[ScriptedHook] = field(default_factory=list)
+    after: list[ScriptedHook] = field(default_factory=list)
+    clock: FakeClock = field(default_factory=FakeClock)
+    target: FakeTarget = field(default_factory=FakeTarget)
+    check: ScriptedCheck = field(default_factory=ScriptedCheck)
+    store: InMemoryStore = field(default_factory=InMemoryStore)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    stop: StopSignal = field(default_factory=StopSignal)
+    record: RunRecord | None = None
+
+    def __post_init__(self) -> None:
+        self.record = RunRecord(run_id="app-1", plan_name="app", target_key="fake:app",
+                                target={"kind": "fake"}, plan={}, started_at="t0")
+        if self.deadline is not None:
+            self.record.deadline_at = self.clock.now() + self.deadline
+        self.store.create(self.record)
+        parts = Parts(target=self.target, check=self.check, before_traffic=self.before,
+                      after_traffic=self.after, store=self.store, clock=self.clock,
+                      notifier=self.notifier, observer=NullObserver())
+        self.controller = Controller(self.record, self.steps,
+                                     Timings(POLL, self.final_bake, self.keep_old_for),
+                                     parts, self.stop)
+
+    def go(self) -> RunRecord:
+        return self.controller.run()
+
+    @property
+    def stored(self) -> RunRecord:
+        assert self.record is not None
+        return self.store.load(self.record.run_id)
+
+    def phases(self) -> list[str]:
+        seen: list[str] = []
+        for event in self.stored.events:
+            if not seen or seen[-1] != event.phase:
+                seen.append(event.phase)
+        return seen
+
+
+STRATEGIES = [
+    ("canary", plan_canary(10, 300), [10, 100],
+     ["PREPARING", "SHIFTING", "BAKING", "SHIFTING", "SUCCEEDED"]),
+    ("linear", plan_linear(25, 60), [25, 50, 75, 100],
+     ["PREPARING", "SHIFTING", "BAKING", "SHIFTING", "BAKING", "SHIFTING", "BAKING",
+      "SHIFTING", "SUCCEEDED"]),
+    ("all_at_once", plan_all_at_once(), [100], ["PREPARING", "SHIFTING", "SUCCEEDED"]),
+    ("blue_green", plan_blue_green(20, 600, None), [20, 100],
+     ["PREPARING", "SHIFTING", "BAKING", "SHIFTING", "SUCCEEDED"]),
+]
+
+
+@pytest.mark.parametrize(("name", "steps", "history", "phases"), STRATEGIES,
+                         ids=[s[0] for s in STRATEGIES])
+def test_every_strategy_succeeds(name: str, steps: Sequence[Step], history: list[float],
+                                 phases: list[str]) -> None:
+    run = Run(steps)
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert record.exit_code == ExitCode.SUCCEEDED
+    assert run.target.history == history
+    assert record.weight == 100
+    assert run.phases() == phases
+    assert run.target.calls[:2] == ["preflight", "prepare"]
+    assert run.target.calls[-1] == "retire_old"
+    assert run.stored.phase == Phase.SUCCEEDED
+    assert run.store.locks == {}
+    assert run.notifier.events == ["started", "promoted", "succeeded"]
+
+
+def test_bake_takes_its_time_polling_every_interval() -> None:
+    run = Run(plan_canary(10, 60))
+    run.go()
+    assert sum(run.clock.sleeps) == 60
+    assert run.check.evaluations == 7  # t=0,10,...,60: first and last poll included
+
+
+def test_final_bake_and_keep_old_are_watched_at_100() -> None:
+    run = Run(plan_all_at_once(), final_bake=30, keep_old_for=20)
+    run.go()
+    assert run.stored.outcome == Outcome.SUCCEEDED
+    assert sum(run.clock.sleeps) == 50
+    assert run.check.evaluations == 4 + 3
+
+
+@pytest.mark.parametrize(("where", "steps", "fire_at", "last_weight"), [
+    ("bake", plan_canary(10, 300), 95, 10),
+    ("approval", (Shift(5), Approve(3600), Shift(100)), 1000, 5),
+    ("final bake", plan_all_at_once(), 45, 100),
+])
+def test_an_alarm_rolls_back_within_one_poll(where: str, steps: Sequence[Step],
+                                             fire_at: float, last_weight: float) -> None:
+    run = Run(steps, final_bake=600)
+    fired: list[float] = []
+    run.clock.at(fire_at, lambda: (run.check.fire(), fired.append(run.clock.now())))
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.exit_code == ExitCode.ROLLED_BACK
+    assert record.reason == "alarm errors is in ALARM"
+    assert record.weight == 0
+    assert run.target.history[-2:] == [last_weight, 0]
+    rolled_back_at = run.clock.now()
+    assert rolled_back_at - fired[0] <= POLL
+    assert run.phases()[-2:] == ["ROLLING_BACK", "ROLLED_BACK"]
+    assert "discard_new" in run.target.calls
+    assert run.notifier.events[-1] == "rolled_back"
+
+
+def test_failing_before_traffic_hook_never_shifts_traffic() -> None:
+    run = Run(plan_canary(10, 60), before=[ScriptedHook("smoke", succeed=False)])
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.exit_code == ExitCode.ROLLED_BACK
+    assert record.reason == "before_traffic hook smoke failed: smoke test failed"
+    assert run.target.history == []
+    assert "rollback" not in run.target.calls  # nothing to undo: read showed 0%
+    assert record.hooks[0]["succeeded"] is False
+    assert record.hooks[0]["output"] == "out"
+
+
+def test_after_traffic_hook_runs_at_100_with_the_run_context() -> None:
+    hook = ScriptedHook("verify")
+    run = Run(plan_canary(10, 60), after=[hook])
+    run.go()
+    assert run.stored.outcome == Outcome.SUCCEEDED
+    (context,) = hook.contexts
+    assert context["DEPLOYER_RUN_ID"] == "app-1"
+    assert context["DEPLOYER_WEIGHT"] == "100"
+    assert context["DEPLOYER_STAGE"] == "after_traffic"
+
+
+def test_failing_after_traffic_hook_rolls_back_from_100() -> None:
+    run = Run(plan_canary(10, 60), after=[ScriptedHook("verify", succeed=False)])
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert run.target.history == [10, 100, 0]
+
+
+def test_deadline_rolls_back() -> None:
+    run = Run(plan_linear(10, 600), deadline=1800)
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.reason == "deadline passed before the run finished"
+    assert run.clock.now() - 1_795_000_000 <= 1800 + POLL
+    assert run.target.history[-1] == 0
+
+
+def test_signal_aborts_and_rolls_back() -> None:
+    run = Run(plan_canary(10, 600))
+    run.clock.at(125, lambda: run.stop.request("aborted by SIGTERM"))
+    record = run.go()
+    assert record.outcome == Outcome.ABORTED
+    assert record.exit_code == ExitCode.ABORTED
+    assert record.phase == Phase.ABORTED
+    assert record.reason == "aborted by SIGTERM"
+    assert run.target.history == [10, 0]
+
+
+def test_abort_request_from_the_store() -> None:
+    run = Run(plan_canary(10, 600))
+    run.clock.at(42, lambda: run.store.add_request("app-1", "abort", by="alice",
+                                                    reason="bad metrics"))
+    record = run.go()
+    assert record.outcome == Outcome.ABORTED
+    assert record.reason == "aborted by alice: bad metrics"
+    assert record.requests[0]["handled"] is True
+
+
+def test_approval_waits_until_approved() -> None:
+    run = Run((Shift(5), Bake(60), Approve(3600), Shift(100)))
+    run.clock.at(500, lambda: run.store.add_request("app-1", "approve", by="bob"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert 500 <= run.clock.now() - 1_795_000_000 <= 500 + POLL
+    assert "AWAITING_APPROVAL" in run.phases()
+    assert run.notifier.events == ["started", "approval_requested", "promoted", "succeeded"]
+
+
+@pytest.mark.parametrize(("on_timeout", "outcome", "history"), [
+    (OnTimeout.ROLLBACK, Outcome.ROLLED_BACK, [5, 0]),
+    (OnTimeout.PROMOTE, Outcome.SUCCEEDED, [5, 100]),
+])
+def test_approval_timeout(on_timeout: OnTimeout, outcome: Outcome,
+                          history: list[float]) -> None:
+    run = Run((Shift(5), Approve(600, on_timeout), Shift(100)))
+    record = run.go()
+    assert record.outcome == outcome
+    assert run.target.history == history
+    assert run.clock.now() - 1_795_000_000 == 600
+
+
+def test_promote_request_skips_the_bake() -> None:
+    run = Run(plan_canary(10, 3600))
+    run.clock.at(30, lambda: run.store.add_request("app-1", "promote"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.clock.now() - 1_795_000_000 <= 30 + POLL
+
+
+def test_drift_stops_without_fighting() -> None:
+    run = Run(plan_canary(10, 600))
+    run.clock.at(100, lambda: setattr(run.target, "outsider", 50.0))
+    record = run.go()
+    assert record.outcome == Outcome.FAILED
+    assert record.exit_code == ExitCode.UNSAFE
+    assert record.reason is not None and record.reason.startswith("drift:")
+    assert "rollback" not in run.target.calls
+    assert run.target.history == [10]
+    assert run.store.locks == {}
+
+
+def test_failed_rollback_is_unsafe() -> None:
+    run = Run(plan_canary(10, 600))
+    run.target.fail_rollback = True
+    run.clock.at(50, run.check.fire)
+    record = run.go()
+    assert record.outcome == Outcome.FAILED
+    assert record.exit_code == ExitCode.UNSAFE
+    assert record.reason is not None and record.reason.startswith("rollback failed:")
+
+
+def test_aws_failure_mid_run_rolls_back_and_reports_failure() -> None:
+    run = Run(plan_linear(25, 60))
+    run.target.fail_shift_at = 50
+    record = run.go()
+    assert record.outcome == Outcome.FAILED
+    assert record.exit_code == ExitCode.UNEXPECTED
+    assert record.reason == "UpdateAlias failed at 50"
+    assert run.target.history == [25, 0]
+
+
+def test_a_bug_in_a_collaborator_still_restores_traffic() -> None:
+    run = Run(plan_canary(10, 60))
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    run.clock.at(20, lambda: setattr(run.check, "evaluate", broken))
+    record = run.go()
+    assert record.outcome == Outcome.FAILED
+    assert record.exit_code == ExitCode.UNEXPECTED
+    assert record.reason == "unexpected error: RuntimeError: boom"
+    assert run.target.history == [10, 0]
+
+
+def test_preflight_refusal_changes_nothing() -> None:
+    run = Run(plan_canary(10, 60))
+    run.target.refuse = "alias live is already split"
+    record = run.go()
+    assert record.outcome == Outcome.REFUSED
+    assert record.exit_code == ExitCode.REFUSED
+    assert run.target.calls == ["preflight"]
+    assert run.store.locks == {}
+
+
+def test_second_run_on_the_same_target_is_refused() -> None:
+    first = Run(plan_canary(10, 600))
+    first.controller.advance()  # takes the lock
+    second = Run(plan_canary(10, 60), store=first.store)
+    second.record = None
+    record = RunRecord(run_id="app-2", plan_name="app", target_key="fake:app",
+                       target={}, plan={}, started_at="t1")
+    first.store.create(record)
+    parts = second.controller.parts
+    refused = Controller(record, second.steps, Timings(POLL, 0, 0), parts, StopSignal()).run()
+    assert refused.outcome == Outcome.REFUSED
+    assert refused.exit_code == ExitCode.REFUSED
+    assert refused.reason == "run app-1 holds fake:app"
+    assert first.store.locks == {"fake:app": "app-1"}
+    assert second.target.calls == []
+
+
+def test_nothing_to_do_is_a_success() -> None:
+    run = Run(plan_canary(10, 60))
+    run.target.done = True
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert record.reason is not None and "nothing to do" in record.reason
+    assert run.target.history == []
+
+
+def test_every_transition_is_persisted() -> None:
+    run = Run(plan_canary(10, 60))
+    saves: list[str] = []
+    original = run.store.save
+
+    def spy(record: RunRecord) -> None:
+        saves.append(record.phase.value)
+        original(record)
+
+    run.store.save = spy  # type: ignore[method-assign]
+    run.go()
+    for phase in ("PREPARING", "SHIFTING", "BAKING", "PROMOTING", "SUCCEEDED"):
+        assert phase in saves
+    assert run.stored.to_json() == run.controller.record.to_json()
