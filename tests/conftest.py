@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +50,23 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
         capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, so nothing can reach a real account."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def moto_aws(aws_env: None) -> Iterator[None]:
+    """moto in-process, Lambda's simple (no Docker) backend."""
+    from moto import mock_aws
+
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield
