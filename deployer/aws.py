@@ -9,6 +9,7 @@ outcome with transient AWS errors is the same as without them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -19,6 +20,9 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 from tenacity import (
@@ -30,6 +34,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from deployer.errors import TargetError, UsageError
 from deployer.logs import get_logger
 
 if TYPE_CHECKING:
@@ -81,7 +86,14 @@ class AwsContext:
         max_seconds: float = 120.0,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.session = boto3.Session(region_name=region, profile_name=profile)
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        try:
+            self.session = boto3.Session(region_name=region, profile_name=profile)
+        except ProfileNotFound as exc:
+            raise UsageError(str(exc)) from None
+        if not self.session.region_name:
+            raise UsageError("no AWS region: set region in the plan, pass --region, or set "
+                             "AWS_REGION")
         self.endpoint_url = endpoint_url
         self.max_attempts = max_attempts
         self.max_seconds = max_seconds
@@ -122,7 +134,13 @@ class AwsContext:
             reraise=True,
             **extra,
         )
-        return retrying(operation, **kwargs)
+        try:
+            return retrying(operation, **kwargs)
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise TargetError(f"no usable AWS credentials: {exc}") from None
+        except CONNECTION_ERRORS as exc:
+            raise TargetError(f"cannot reach AWS after {self.max_attempts} attempts: "
+                              f"{exc}") from exc
 
     def _log_retry(self, state: RetryCallState) -> None:
         outcome = state.outcome

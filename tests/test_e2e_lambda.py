@@ -1,0 +1,226 @@
+"""The real `deployer` CLI as a subprocess against a ThreadedMotoServer on 127.0.0.1.
+
+Waits in plans are divided by --time-scale; nothing here sleeps for a fixed time
+except polling AWS state with a bound.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.demo.server import local_aws
+from deployer.demo.world import LambdaWorld, create_lambda_world
+from tests.conftest import ROOT
+
+NAMES = (f"fn{i}" for i in itertools.count())
+
+PLAN = """\
+version: 1
+name: {name}
+target:
+  lambda: {{function: {function}, alias: live, version: "{version}"}}
+strategy:
+{strategy}
+final_bake: {final_bake}
+checks: {{alarms: [{alarm}], poll_every: 5s}}
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    with local_aws() as url:
+        yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def world(endpoint: str) -> LambdaWorld:
+    name = next(NAMES)
+    return create_lambda_world(endpoint, function=name, alarms=(f"{name}-errors",))
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Callable[..., str]:
+    def write(world: LambdaWorld, strategy: str = "  canary: {weight: 10, bake: 1m}",
+              final_bake: str = "0s", extra: str = "", version: str | None = None) -> str:
+        path = tmp_path / f"{world.function}.yaml"
+        path.write_text(PLAN.format(name=world.function, function=world.function,
+                                    version=version or world.new, strategy=strategy,
+                                    final_bake=final_bake, alarm=world.alarms[0], extra=extra))
+        return str(path)
+
+    return write
+
+
+class Cli:
+    def __init__(self, endpoint: str, tmp_path: Path) -> None:
+        self.env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "DEPLOYER_STORE": f"file://{tmp_path / 'store'}"}
+        self.env.pop("AWS_PROFILE", None)
+        self.report = tmp_path / "report.json"
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "deployer", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env, cwd=ROOT)
+
+    def rollout(self, plan: str, *args: str, scale: str = "20") -> subprocess.Popen[str]:
+        return self.start("rollout", plan, "--time-scale", scale, "--report",
+                          str(self.report), *args)
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        process = self.start(*args)
+        out, err = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+    def report_document(self) -> dict[str, Any]:
+        return dict(json.loads(self.report.read_text()))
+
+
+@pytest.fixture
+def cli(endpoint: str, tmp_path: Path) -> Cli:
+    return Cli(endpoint, tmp_path)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_canary_succeeds(world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    code, _, err = finish(cli.rollout(plan_file(world, final_bake="30s")))
+    assert code == 0, err
+    assert world.alias_state() == (world.new, {})
+    report = cli.report_document()
+    assert report["outcome"] == "succeeded"
+    assert report["phase"] == "SUCCEEDED"
+    assert report["weight"] == 100
+    assert report["time_scale"] == 20
+    assert report["target"]["stable_version"] == world.stable
+    assert report["target"]["new_version"] == world.new
+    shifted = [e["weight"] for e in report["events"] if e["message"].startswith("shifted")]
+    assert shifted == [10, 100]
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert {"event", "run_id", "phase", "timestamp"} <= set(lines[0])
+
+
+def test_alarm_mid_bake_rolls_back(world: LambdaWorld, plan_file: Callable[..., str],
+                                   cli: Cli) -> None:
+    process = cli.rollout(plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
+    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.1}))
+    world.set_alarm(world.alarms[0], "ALARM")
+    code, _, err = finish(process)
+    assert code == 3, err
+    assert world.alias_state() == (world.stable, {})
+    report = cli.report_document()
+    assert report["outcome"] == "rolled_back"
+    assert report["phase"] == "ROLLED_BACK"
+    assert report["reason"] == f"alarm {world.alarms[0]} is in ALARM"
+    assert report["weight"] == 0
+
+
+def test_failing_before_traffic_hook_never_shifts(world: LambdaWorld,
+                                                  plan_file: Callable[..., str],
+                                                  cli: Cli) -> None:
+    failing = f"[{sys.executable}, -c, 'raise SystemExit(1)']"
+    hook = f"hooks: {{before_traffic: [{{command: {failing}}}]}}"
+    code, _, err = finish(cli.rollout(plan_file(world, extra=hook)))
+    assert code == 3, err
+    report = cli.report_document()
+    assert report["reason"].startswith("before_traffic hook command")
+    assert report["reason"].endswith("failed: exit status 1")
+    assert not [e for e in report["events"] if e["message"].startswith("shifted")]
+    assert world.alias_state() == (world.stable, {})
+
+
+def test_sigterm_mid_bake_aborts_and_restores(world: LambdaWorld,
+                                              plan_file: Callable[..., str], cli: Cli) -> None:
+    process = cli.rollout(plan_file(world, strategy="  canary: {weight: 10, bake: 30m}"))
+    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.1}))
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code, _, err = finish(process)
+    elapsed = time.monotonic() - sent
+    assert code == 4, err
+    assert world.alias_state() == (world.stable, {})
+    report = cli.report_document()
+    assert report["outcome"] == "aborted"
+    assert report["reason"] == "aborted by SIGTERM"
+    assert elapsed < 5
+
+
+def test_second_rollout_on_the_same_alias_is_refused(world: LambdaWorld,
+                                                     plan_file: Callable[..., str],
+                                                     cli: Cli) -> None:
+    plan = plan_file(world, strategy="  canary: {weight: 10, bake: 30m}")
+    first = cli.rollout(plan)
+    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.1}))
+    second = cli.run("rollout", plan, "--time-scale", "20")
+    assert second.returncode == 5, second.stderr
+    assert "holds lambda:us-east-1:" in second.stderr
+    first.send_signal(signal.SIGTERM)
+    assert finish(first)[0] == 4
+
+
+def test_missing_alias_is_refused_and_changes_nothing(world: LambdaWorld,
+                                                      plan_file: Callable[..., str],
+                                                      cli: Cli) -> None:
+    plan = plan_file(world)
+    result = cli.run("rollout", plan, "--set", "target.lambda.alias=nope", "--report",
+                     str(cli.report))
+    assert result.returncode == 5, result.stderr
+    assert "alias nope of function" in result.stderr
+    assert cli.report_document()["outcome"] == "refused"
+    assert world.alias_state() == (world.stable, {})
+
+
+def test_rerun_on_the_target_version_is_a_noop(world: LambdaWorld,
+                                               plan_file: Callable[..., str], cli: Cli) -> None:
+    plan = plan_file(world, strategy="  all_at_once: {}")
+    assert finish(cli.rollout(plan))[0] == 0
+    again = cli.run("rollout", plan, "--report", str(cli.report))
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in cli.report_document()["reason"]
+
+
+def test_dry_run_changes_nothing(world: LambdaWorld, plan_file: Callable[..., str],
+                                 cli: Cli) -> None:
+    result = cli.run("rollout", plan_file(world), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["target"]["stable_version"] == world.stable
+    assert world.alias_state() == (world.stable, {})
+
+
+def test_invalid_plan_exits_2(world: LambdaWorld, plan_file: Callable[..., str],
+                              cli: Cli) -> None:
+    result = cli.run("rollout", plan_file(world), "--set", "strategy.canary.weight=0")
+    assert result.returncode == 2
+    assert "strategy.canary.weight: weight 0 is out of range" in result.stderr
+    assert "Traceback" not in result.stderr
