@@ -35,7 +35,7 @@ from deployer.signals import StopSignal
 from deployer.store import StoreConflict
 from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
 
-DRIFT_READ_EVERY = 3      # polls between traffic read-backs during a wait
+DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
 WEIGHT_TOLERANCE = 0.01   # percent
 
@@ -84,6 +84,7 @@ class Controller:
         self.log = get_logger(run_id=record.run_id)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._polls = 0
+        self._last_check: float | None = None
         self._lease_renewed = 0.0
         self._hook_index = 0
         self._hook: _RunningHook | None = None
@@ -287,20 +288,29 @@ class Controller:
             self._polls = 0
             self._save()
             self._event(f"{label} started")
-        result = self.parts.check.evaluate()
-        self.record.alarms = result.states
-        if not result.healthy:
-            raise CheckFailed(result.reason or "a check failed")
-        self._polls += 1
         elapsed = now - self.record.wait_started
-        if elapsed >= seconds or self._polls % DRIFT_READ_EVERY == 0:
-            self._check_drift()
-        if elapsed >= seconds:
+        finished = elapsed >= seconds
+        # A poll that ran less than one interval ago (the end of the previous bake, a
+        # moment before this shift) still stands; evaluating again would only cost calls.
+        if finished or self._last_check is None or \
+                now - self._last_check >= self.timings.poll_every:
+            self._evaluate_checks(now)
+            self._polls += 1
+            if finished or self._polls % DRIFT_READ_EVERY == 0:
+                self._check_drift()
+        if finished:
             return None
         remaining = seconds - elapsed
         self.parts.observer.tick(self.record, remaining)
         self._renew_lease_if_due()
         return min(self.timings.poll_every, remaining)
+
+    def _evaluate_checks(self, now: float) -> None:
+        result = self.parts.check.evaluate()
+        self._last_check = now
+        self.record.alarms = result.states
+        if not result.healthy:
+            raise CheckFailed(result.reason or "a check failed")
 
     def _check_drift(self) -> None:
         reading = self.target.read()
@@ -329,10 +339,7 @@ class Controller:
             self._event(f"{stage} hook started: {hook.name}")
         if not running.future.done():
             if watch_checks:
-                health = self.parts.check.evaluate()
-                self.record.alarms = health.states
-                if not health.healthy:
-                    raise CheckFailed(health.reason or "a check failed")
+                self._evaluate_checks(self.clock.now())
             self._renew_lease_if_due()
             return self.timings.poll_every
         self._hook = None

@@ -3,6 +3,7 @@ here, because every event is already one structlog JSON line."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from deployer.durations import format_duration
@@ -72,7 +73,10 @@ class LiveProgress:
         table.add_row("new version", bar + Text(f" {weight:g}%"))
         table.add_row("step", f"{min(record.step_index + 1, self.steps_total)}/{self.steps_total}")
         if self.remaining is not None:
-            table.add_row("time left", format_duration(self.remaining))
+            left = format_duration(math.ceil(self.remaining))
+            if record.time_scale != 1:
+                left += f" (plan time; running {record.time_scale:g}x faster)"
+            table.add_row("time left", left)
         if record.alarms:
             table.add_row("alarms", ", ".join(
                 f"[{'red' if s == 'ALARM' else 'green' if s == 'OK' else 'yellow'}]{n}: {s}[/]"

@@ -87,7 +87,8 @@ def finish_report(record: RunRecord, report: str | None) -> None:
     summary = f"{record.run_id}: {record.outcome.value if record.outcome else '?'}"
     if record.reason:
         summary += f": {record.reason}"
-    summary += f" (new version at {record.weight if record.weight is not None else '?'}%)"
+    weight = f"{record.weight:g}%" if record.weight is not None else "unknown"
+    summary += f" (new version's share read back: {weight})"
     print(summary, file=sys.stderr)
     if record.hint:
         print(f"  {record.hint}", file=sys.stderr)

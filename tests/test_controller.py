@@ -116,7 +116,8 @@ def test_final_bake_and_keep_old_are_watched_at_100() -> None:
     run.go()
     assert run.stored.outcome == Outcome.SUCCEEDED
     assert sum(run.clock.sleeps) == 50
-    assert run.check.evaluations == 4 + 3
+    # final bake: t=0,10,20,30; keep-old: 10,20 (its t=0 is the final bake's last poll)
+    assert run.check.evaluations == 4 + 2
 
 
 @pytest.mark.parametrize(("where", "steps", "fire_at", "last_weight"), [

@@ -28,20 +28,27 @@ class LambdaVersions:
         self.clock = clock
         self.client = aws.client("lambda")
         self.provisioned: int | None = None
+        self._configurations: dict[str, dict[str, Any]] = {}
         self.log = get_logger(function=spec.function)
 
     def state(self) -> dict[str, Any] | None:
         return None if self.provisioned is None else {"new_version": self.provisioned}
 
     def _configuration(self, qualifier: str) -> dict[str, Any]:
+        # Published versions are immutable, so one read each is enough ($LATEST is not).
+        if qualifier in self._configurations:
+            return self._configurations[qualifier]
         try:
-            return dict(self.aws.call(self.client.get_function_configuration,
-                                      FunctionName=self.spec.function, Qualifier=qualifier))
+            config = dict(self.aws.call(self.client.get_function_configuration,
+                                        FunctionName=self.spec.function, Qualifier=qualifier))
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 raise PreflightError(f"version {qualifier} of function {self.spec.function} "
                                      "does not exist") from None
             raise TargetError(f"cannot read {self.spec.function}:{qualifier}: {exc}") from exc
+        if qualifier != "$LATEST":
+            self._configurations[qualifier] = config
+        return config
 
     def require_published(self, version: str) -> None:
         self._configuration(version)
