@@ -7,9 +7,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_validate
+from benchmarks import bench_api_calls, bench_reaction, bench_validate
 
-SUITES = [("validate start-up", bench_validate.run)]
+SUITES = [
+    ("validate start-up", bench_validate.run),
+    ("reaction: alarm -> traffic restored", bench_reaction.run),
+    ("API economy", bench_api_calls.run),
+]
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""API economy: AWS calls for LambdaLinear10PercentEvery1Minute with 3 alarms, poll 10s,
+time-scale 60, counted with a botocore event hook, next to the ideal
+(10 shifts + 10 read-backs + one poll per 10 s of bake + preflight). Target <= 1.25x."""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+from pathlib import Path
+
+from deployer.cli_options import Settings
+from deployer.demo.server import local_aws, use_fake_credentials
+from deployer.demo.world import create_lambda_world
+from deployer.logs import configure_logging
+from deployer.plan_file import load_plan
+from deployer.rollout import RolloutOptions, rollout
+
+PLAN = """\
+version: 1
+name: economy
+target:
+  lambda: {{function: economy, alias: live, version: "{version}"}}
+strategy:
+  preset: LambdaLinear10PercentEvery1Minute
+checks: {{alarms: [a1, a2, a3], poll_every: 10s}}
+"""
+PREFLIGHT_IDEAL = 4  # GetAlias, two GetFunctionConfiguration (role/DLQ), DescribeAlarms
+
+
+def run() -> dict[str, float]:
+    use_fake_credentials()
+    configure_logging("json", verbosity=-2)  # warnings only: figures, not event lines
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(event_name: str, **_: object) -> None:
+        calls[event_name.rsplit(".", maxsplit=1)[-1]] += 1
+
+    import boto3
+
+    with local_aws() as endpoint, tempfile.TemporaryDirectory() as folder:
+        world = create_lambda_world(endpoint, function="economy", alarms=("a1", "a2", "a3"))
+        plan = Path(folder) / "plan.yaml"
+        plan.write_text(PLAN.format(version=world.new))
+        original = boto3.Session.client
+
+        def counted_client(self: boto3.Session, *args: object, **kwargs: object) -> object:
+            client = original(self, *args, **kwargs)  # type: ignore[call-overload]
+            client.meta.events.register("before-call", count)
+            return client
+
+        boto3.Session.client = counted_client  # type: ignore[method-assign]
+        try:
+            record = rollout(load_plan(str(plan)),
+                             Settings(store=f"file://{folder}/store", endpoint_url=endpoint,
+                                      region=world.region),
+                             RolloutOptions(time_scale=60))
+        finally:
+            boto3.Session.client = original  # type: ignore[method-assign]
+    assert record is not None and record.outcome is not None
+    total = sum(calls.values())
+    ideal = 10 + 10 + (9 * 60) // 10 + PREFLIGHT_IDEAL
+    ratio = total / ideal
+    print(f"  outcome {record.outcome.value}; calls by operation: {dict(sorted(calls.items()))}")
+    print(f"  {total} AWS calls vs ideal {ideal}: {ratio:.2f}x "
+          f"(target <= 1.25x: {'ok' if ratio <= 1.25 else 'MISSED'})")
+    return {"api_calls": total, "api_ideal": ideal}
+
+
+if __name__ == "__main__":
+    run()
