@@ -65,7 +65,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500
+        return (code in THROTTLING_CODES or code in TRANSIENT_CODES or status == 429
+                or status >= 500)
     return False
 
 
@@ -85,6 +86,7 @@ class AwsContext:
         max_attempts: int = 8,
         max_seconds: float = 120.0,
         sleep: Callable[[float], None] | None = None,
+        botocore_attempts: int = 3,
     ) -> None:
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         try:
@@ -99,7 +101,7 @@ class AwsContext:
         self.max_seconds = max_seconds
         self._sleep = sleep
         self._clients: dict[str, Any] = {}
-        self._config = Config(retries={"mode": "standard", "max_attempts": 3},
+        self._config = Config(retries={"mode": "standard", "max_attempts": botocore_attempts},
                               connect_timeout=5, read_timeout=30)
         self.log = get_logger()
 
