@@ -256,27 +256,26 @@ class Controller:
                                then=lambda: self._move(Phase.PROMOTING, stage="final_bake"),
                                watch_checks=True)
         if stage == "final_bake":
-            delay = self._wait(self.timings.final_bake,
-                               f"final bake {format_duration(self.timings.final_bake)}")
-            if delay is None:
-                self.record.wait_started = None
-                self._move(Phase.PROMOTING, stage="keep_old")
-                return 0.0
-            return delay
+            return self._wait_then(self.timings.final_bake,
+                                   f"final bake {format_duration(self.timings.final_bake)}",
+                                   next_stage="keep_old")
         if stage == "keep_old":
-            delay = self._wait(self.timings.keep_old_for,
-                               f"keeping the old version for "
-                               f"{format_duration(self.timings.keep_old_for)}")
-            if delay is None:
-                self.record.wait_started = None
-                self._move(Phase.PROMOTING, stage="retire")
-                return 0.0
-            return delay
+            return self._wait_then(self.timings.keep_old_for, "keeping the old version for "
+                                   f"{format_duration(self.timings.keep_old_for)}",
+                                   next_stage="retire")
         self.target.retire_old()
         self._finish(Outcome.SUCCEEDED, Phase.SUCCEEDED, None, ExitCode.SUCCEEDED)
         return 0.0
 
     # ------------------------------------------------------------ waiting with checks
+
+    def _wait_then(self, seconds: float, label: str, next_stage: str) -> float:
+        delay = self._wait(seconds, label)
+        if delay is not None:
+            return delay
+        self.record.wait_started = None
+        self._move(Phase.PROMOTING, stage=next_stage)
+        return 0.0
 
     def _wait(self, seconds: float, label: str) -> float | None:
         """Poll checks until `seconds` have passed; None when done, else the next delay."""

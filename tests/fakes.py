@@ -11,6 +11,7 @@ from typing import Any
 
 from deployer.errors import Drift, PreflightError, TargetError
 from deployer.ports import CheckResult, HookResult, TrafficReading
+from deployer.progress import QuietObserver
 from deployer.record import RunRecord
 from deployer.store import RunNotFound, StoreConflict
 
@@ -191,12 +192,5 @@ class RecordingNotifier:
         self.events.append(event)
 
 
-class NullObserver:
-    def event(self, record: RunRecord, message: str) -> None:
-        pass
-
-    def tick(self, record: RunRecord, remaining: float | None) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+# The product's own no-op observer serves the tests too.
+NullObserver = QuietObserver
