@@ -39,6 +39,8 @@ from deployer.logs import get_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_lambda import LambdaClient
 
 T = TypeVar("T")
@@ -113,6 +115,10 @@ class AwsContext:
     def client(self, service: Literal["lambda"]) -> LambdaClient: ...
     @overload
     def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+    @overload
+    def client(self, service: Literal["ecs"]) -> ECSClient: ...
+    @overload
+    def client(self, service: Literal["elbv2"]) -> ElasticLoadBalancingv2Client: ...
     @overload
     def client(self, service: str) -> Any: ...
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
-from deployer.errors import UsageError
 from deployer.hooks import build_hook
 from deployer.plan_model import ReleasePlan
 from deployer.ports import Clock, Hook, Notifier, TrafficTarget
@@ -29,7 +28,10 @@ def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
         from deployer.targets.lambda_alias import LambdaAliasTarget
 
         return LambdaAliasTarget(plan.target.lambda_, aws, clock, state)
-    raise UsageError("ECS targets are not built yet in this version; use target.lambda")
+    from deployer.targets.ecs_alb import EcsAlbTarget
+
+    assert plan.target.ecs is not None
+    return EcsAlbTarget(plan.target.ecs, aws, clock, state)
 
 
 def build_check(plan: ReleasePlan, aws: AwsContext, record: RunRecord | None = None

@@ -1,0 +1,198 @@
+"""ECS/Fargate blue/green behind an ALB: two services, one target group each, and a
+listener (or rule) whose forward action weighs the two groups.
+
+Which colour is live comes from AWS, not memory: the group with all the weight.
+The idle colour gets the new task definition, is waited on until stable and
+healthy, optionally receives the test listener's traffic, then production weight.
+The stable service is never touched until the run has succeeded and
+keep_old_for has passed; a rollback scales only the new colour to 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from deployer.aws import AwsContext
+from deployer.errors import DeployerError, PreflightError, TargetError
+from deployer.logs import get_logger
+from deployer.plan_model import EcsTarget
+from deployer.ports import Clock, TrafficReading
+from deployer.targets.alb_weights import MAX_GROUPS, ForwardAction, alb_weights
+from deployer.targets.ecs_services import EcsServices
+
+COLOURS = ("blue", "green")
+
+
+class EcsAlbTarget:
+    def __init__(self, spec: EcsTarget, aws: AwsContext, clock: Clock,
+                 state: dict[str, Any] | None = None) -> None:
+        self.spec = spec
+        self.aws = aws
+        self.services = EcsServices(spec, aws, clock)
+        arn = spec.listener or spec.rule
+        assert arn is not None
+        self.production = ForwardAction(arn, aws)
+        self.test = ForwardAction(spec.test_listener, aws) if spec.test_listener else None
+        state = state or {}
+        self.live: str | None = state.get("stable_colour")
+        self.idle: str | None = state.get("new_colour")
+        self.groups: dict[str, str] = dict(state.get("target_groups") or {})
+        self.live_definition: str | None = state.get("stable_task_definition")
+        self.new_definition: str | None = state.get("new_task_definition")
+        self.desired: int | None = state.get("desired_count")
+        self._done = False
+        self.log = get_logger(cluster=spec.cluster)
+
+    def _service(self, colour: str | None) -> str:
+        return self.spec.services.blue if colour == "blue" else self.spec.services.green
+
+    # ------------------------------------------------------------ identity
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "ecs", "cluster": self.spec.cluster, "region": self.aws.region,
+            "listener": self.spec.listener, "rule": self.spec.rule,
+            "test_listener": self.spec.test_listener,
+            "stable_colour": self.live, "new_colour": self.idle,
+            "stable_service": self._service(self.live) if self.live else None,
+            "new_service": self._service(self.idle) if self.idle else None,
+            "target_groups": self.groups, "desired_count": self.desired,
+            "stable_task_definition": self.live_definition,
+            "new_task_definition": self.new_definition,
+            "stable_version": _short(self.live_definition),
+            "new_version": _short(self.new_definition),
+        }
+
+    def hook_context(self) -> dict[str, str]:
+        return {"DEPLOYER_TARGET": "ecs", "DEPLOYER_CLUSTER": self.spec.cluster,
+                "DEPLOYER_NEW_SERVICE": self._service(self.idle),
+                "DEPLOYER_STABLE_SERVICE": self._service(self.live),
+                "DEPLOYER_NEW_TASK_DEFINITION": self.new_definition or "",
+                "DEPLOYER_STABLE_TASK_DEFINITION": self.live_definition or "",
+                "DEPLOYER_TEST_LISTENER": self.spec.test_listener or ""}
+
+    # ------------------------------------------------------------ preflight
+
+    def preflight(self, *, resuming: bool) -> None:
+        services = self.services.services()
+        groups = {colour: EcsServices.target_group(services[colour]) for colour in COLOURS}
+        if groups["blue"] == groups["green"]:
+            raise PreflightError("blue and green services share one target group; each needs "
+                                 "its own")
+        weights = self.production.read()
+        if not weights:
+            raise PreflightError(f"{self.production.label} has no single forward action")
+        if len(weights) > MAX_GROUPS or set(weights) != set(groups.values()):
+            raise PreflightError(
+                f"{self.production.label} forwards to {len(weights)} target group(s) that are "
+                "not exactly the blue and green services' groups",
+                hint="its forward action must hold the two services' target groups only")
+        if self.test is not None:
+            test_groups = self.test.read()
+            if not test_groups or not set(test_groups) <= set(groups.values()):
+                raise PreflightError(f"test {self.test.label} must forward to the blue and/or "
+                                     "green target group")
+        self.groups = groups
+        if resuming:
+            return
+        live = [c for c in COLOURS if weights[groups[c]] > 0]
+        if len(live) != 1:
+            split = ", ".join(f"{c} {weights[groups[c]]}" for c in COLOURS)
+            raise PreflightError(
+                f"{self.production.label} is split ({split}): another release may be in "
+                "progress", hint="finish or roll back that release (deployer rollback PLAN)")
+        self.live, self.idle = live[0], ("green" if live[0] == "blue" else "blue")
+        self.live_definition = str(services[self.live]["taskDefinition"])
+        self.desired = int(services[self.live]["desiredCount"])
+        if self.desired < 1:
+            raise PreflightError(f"the live service {self._service(self.live)} has "
+                                 "desiredCount 0")
+        if self.spec.image is not None:
+            self.services.check_image_target(self.live_definition)
+            self._done = self.services.image_of(self.live_definition) == self.spec.image.uri
+        else:
+            assert self.spec.task_definition is not None
+            wanted = self.services.describe_task_definition(self.spec.task_definition)
+            self._done = wanted["taskDefinitionArn"] == self.live_definition
+        if self._done:
+            self.new_definition = self.live_definition
+
+    def already_done(self) -> bool:
+        return self._done
+
+    # ------------------------------------------------------------ prepare
+
+    def prepare(self) -> None:
+        assert self.live_definition is not None and self.desired is not None
+        self.new_definition = self.services.new_task_definition(self.live_definition)
+        idle = self._service(self.idle)
+        self.services.deploy(idle, self.new_definition, self.desired)
+        self.services.wait_healthy(idle, self._group(self.idle), self.desired)
+        if self.test is not None:
+            self._point(self.test, self.idle)
+
+    def _point(self, action: ForwardAction, colour: str | None) -> None:
+        """All of `action`'s traffic to `colour` (used for the test listener)."""
+        other = "green" if colour == "blue" else "blue"
+        current = action.read()
+        weights = {self._group(colour): 100}
+        if self._group(other) in current:
+            weights[self._group(other)] = 0
+        action.write(weights)
+        after = action.read()
+        if after.get(self._group(colour), 0) <= 0 or any(
+                w for arn, w in after.items() if arn != self._group(colour)):
+            raise TargetError(f"{action.label} reads back {after} after pointing it at {colour}")
+
+    # ------------------------------------------------------------ traffic
+
+    def _group(self, colour: str | None) -> str:
+        if colour is None or colour not in self.groups:
+            raise TargetError("the colours are unknown (preflight did not run)")
+        return self.groups[colour]
+
+    def read(self) -> TrafficReading:
+        weights = self.production.read()
+        new, old = self._group(self.idle), self._group(self.live)
+        detail = ", ".join(f"{'new' if arn == new else 'stable' if arn == old else arn} "
+                           f"{weight}" for arn, weight in weights.items())
+        total = weights.get(new, 0) + weights.get(old, 0)
+        if not set(weights) <= {new, old} or total == 0:
+            return TrafficReading(None, f"{self.production.label}: {detail}")
+        share = round(weights.get(new, 0) / total * 100, 4)
+        return TrafficReading(share, f"{share:g}% on {self.idle} ({detail})")
+
+    def shift(self, weight: float) -> TrafficReading:
+        new, old = alb_weights(weight)
+        self.production.write({self._group(self.idle): new, self._group(self.live): old})
+        return self._verify(weight)
+
+    def rollback(self) -> TrafficReading:
+        self.production.write({self._group(self.idle): 0, self._group(self.live): 100})
+        reading = self._verify(0.0)
+        if self.test is not None:
+            try:
+                self._point(self.test, self.live)
+            except DeployerError as exc:
+                self.log.warning("test_listener_restore_failed", error=exc.message)
+        return reading
+
+    def _verify(self, weight: float) -> TrafficReading:
+        reading = self.read()
+        if reading.new_weight is None or not math.isclose(reading.new_weight, weight,
+                                                          abs_tol=0.01):
+            raise TargetError(f"{self.production.label} reads back {reading.detail} after "
+                              f"asking for {weight:g}% on {self.idle}")
+        return reading
+
+    def retire_old(self) -> None:
+        self.services.scale_to_zero(self._service(self.live))
+
+    def discard_new(self) -> None:
+        if self.idle is not None:
+            self.services.scale_to_zero(self._service(self.idle))
+
+
+def _short(task_definition: str | None) -> str | None:
+    return task_definition.rsplit("/", 1)[-1] if task_definition else None
