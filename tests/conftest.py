@@ -7,8 +7,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.e2e import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,3 +74,30 @@ def moto_aws(aws_env: None) -> Iterator[None]:
 
     with mock_aws(config={"lambda": {"use_docker": False}}):
         yield
+
+
+# ---------------------------------------------------------------- end to end (tests/e2e.py)
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A ThreadedMotoServer on 127.0.0.1 for the module's tests."""
+    from deployer.demo.server import local_aws
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    with local_aws() as url:
+        yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def cli(endpoint: str, tmp_path: Path) -> Cli:
+    from tests.e2e import Cli
+
+    return Cli(endpoint, tmp_path)
+
+

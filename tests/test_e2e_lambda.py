@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from deployer.demo.server import local_aws
 from deployer.demo.world import LambdaWorld, create_lambda_world
-from tests.conftest import ROOT
+from tests.e2e import Cli, finish, wait_until
 
 NAMES = (f"fn{i}" for i in itertools.count())
 
@@ -36,19 +32,6 @@ final_bake: {final_bake}
 checks: {{alarms: [{alarm}], poll_every: 5s}}
 {extra}
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    with local_aws() as url:
-        yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture
@@ -68,50 +51,6 @@ def plan_file(tmp_path: Path) -> Callable[..., str]:
         return str(path)
 
     return write
-
-
-class Cli:
-    def __init__(self, endpoint: str, tmp_path: Path) -> None:
-        self.env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
-                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "DEPLOYER_STORE": f"file://{tmp_path / 'store'}"}
-        self.env.pop("AWS_PROFILE", None)
-        self.report = tmp_path / "report.json"
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "deployer", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env, cwd=ROOT)
-
-    def rollout(self, plan: str, *args: str, scale: str = "20") -> subprocess.Popen[str]:
-        return self.start("rollout", plan, "--time-scale", scale, "--report",
-                          str(self.report), *args)
-
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        process = self.start(*args)
-        out, err = process.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
-    def report_document(self) -> dict[str, Any]:
-        return dict(json.loads(self.report.read_text()))
-
-
-@pytest.fixture
-def cli(endpoint: str, tmp_path: Path) -> Cli:
-    return Cli(endpoint, tmp_path)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
-def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out, err
 
 
 def test_canary_succeeds(world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
