@@ -39,6 +39,7 @@ from deployer.logs import get_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_lambda import LambdaClient
@@ -116,6 +117,8 @@ class AwsContext:
     @overload
     def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
     @overload
+    def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
     def client(self, service: Literal["ecs"]) -> ECSClient: ...
     @overload
     def client(self, service: Literal["elbv2"]) -> ElasticLoadBalancingv2Client: ...
@@ -155,3 +158,17 @@ class AwsContext:
         exc = outcome.exception() if outcome is not None else None
         self.log.info("aws_retry", operation=getattr(state.fn, "__name__", "?"),
                       attempt=state.attempt_number, error=str(exc)[:200])
+
+
+def caller_arn(region: str | None, profile: str | None, endpoint_url: str | None) -> str | None:
+    """The caller's AWS identity (STS), or None when there is none to be had quickly."""
+    try:
+        session = boto3.Session(region_name=region or os.environ.get("AWS_REGION")
+                                or "us-east-1", profile_name=profile)
+        if session.get_credentials() is None:
+            return None
+        sts = session.client("sts", endpoint_url=endpoint_url, config=Config(
+            retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=3))
+        return str(sts.get_caller_identity()["Arn"])
+    except Exception:  # identity is a nicety for the audit trail, never a failure
+        return None

@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import click
 
-from deployer import __version__
+from deployer import __version__, cli_ops
 from deployer.cli_options import common_options, settings
 from deployer.errors import DeployerError, ExitCode, PlanError
 
@@ -130,66 +130,9 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assu
     return exit_code_of(record)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def status() -> int:
-    """Show a run (live or ended); --watch follows it."""
-    _not_built("status")
-
-
-@cli.command("list", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def list_runs() -> int:
-    """List runs in the store (default: the active ones)."""
-    _not_built("list")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def approve() -> int:
-    """Release a run waiting at an approval step."""
-    _not_built("approve")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def promote() -> int:
-    """Skip the current bake (--full: go to 100% now)."""
-    _not_built("promote")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def abort() -> int:
-    """Roll a run back now."""
-    _not_built("abort")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def resume() -> int:
-    """Take over a run whose controller died."""
-    _not_built("resume")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@common_options
-def rollback() -> int:
-    """Emergency: put 100% of traffic on the stable version now."""
-    _not_built("rollback")
-
-
-@cli.group()
-def store() -> None:
-    """Manage the run store."""
-
-
-@store.command("init", context_settings={"ignore_unknown_options": True,
-                                         "allow_extra_args": True})
-@common_options
-def store_init() -> int:
-    """Create the store (e.g. the DynamoDB table)."""
-    _not_built("store init")
+for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
+                 cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group):
+    cli.add_command(_command)
 
 
 @cli.command("iam-policy", context_settings={"ignore_unknown_options": True,

@@ -35,6 +35,11 @@ from deployer.signals import StopSignal
 from deployer.store import StoreConflict
 from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
 
+
+class LeaseLost(StoreError):
+    """Another controller took this run over."""
+
+
 DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
 WEIGHT_TOLERANCE = 0.01   # percent
@@ -92,6 +97,15 @@ class Controller:
 
     # ------------------------------------------------------------ loop
 
+    def resume(self, by: str) -> RunRecord:
+        """Take over a run (see take_over) and drive it to a terminal outcome."""
+        try:
+            self.take_over(by)
+        except Drift as exc:
+            self._finish(Outcome.FAILED, Phase.FAILED, exc.message, ExitCode.UNSAFE)
+            return self.record
+        return self.run()
+
     def run(self) -> RunRecord:
         try:
             while not self.record.terminal:
@@ -111,6 +125,19 @@ class Controller:
         """One tick; returns the plan seconds to sleep before the next."""
         if self.record.terminal:
             return 0.0
+        try:
+            return self._tick()
+        except LeaseLost as exc:
+            # Another controller took this run over (resume --force): stop at once,
+            # touching neither traffic nor the record it now owns.
+            self.log.warning("lease_lost", error=exc.message)
+            self.record.phase = Phase.FAILED
+            self.record.outcome = Outcome.FAILED
+            self.record.exit_code = int(ExitCode.UNEXPECTED)
+            self.record.reason = exc.message
+            return 0.0
+
+    def _tick(self) -> float:
         try:
             self._take_requests()
             if self.record.phase != Phase.ROLLING_BACK:
@@ -156,6 +183,45 @@ class Controller:
             return self._promote()
         return self._rollback()
 
+    def take_over(self, by: str) -> None:
+        """Continue a run whose controller died: reconcile the record with what AWS
+        reports (never with memory), note the takeover, and go on from the phase."""
+        previous = (self.record.lease or {}).get("owner", "unknown")
+        lease = "was still live" if self._lease_live() else "had expired"
+        self._claim()
+        record = self.record
+        self._event(f"taken over by {by} from {previous} (its lease {lease})")
+        if record.phase == Phase.PENDING:
+            return  # nothing was changed yet: start from preflight
+        self.target.preflight(resuming=True)
+        reading = self.target.read()
+        actual, expected = reading.new_weight, record.weight or 0.0
+        if _same(actual, expected):
+            pass
+        elif record.phase in (Phase.SHIFTING, Phase.ROLLING_BACK) and \
+                _same(actual, record.requested_weight):
+            record.weight = actual  # the write went through just before the crash
+        elif record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
+            raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
+                        f"{expected:g}%; deployer left it alone")
+        self._event(f"resuming in {record.phase.value}: traffic reads {reading.detail}")
+
+    def _claim(self) -> None:
+        """Write our lease over the newest stored record (compare-and-swap)."""
+        for _ in range(10):
+            self.record.lease = {"owner": self.owner, "expires_at":
+                                 self.clock.wall().timestamp() + self._lease_seconds()}
+            try:
+                self.store.save(self.record)
+                return
+            except StoreConflict:
+                self.record = self.store.load(self.record.run_id)
+        raise StoreError(f"could not take over run {self.record.run_id}: it keeps changing")
+
+    def _lease_live(self) -> bool:
+        expires = (self.record.lease or {}).get("expires_at") or 0
+        return bool(expires > self.clock.wall().timestamp())
+
     # ------------------------------------------------------------ phases
 
     def _start(self) -> float:
@@ -169,7 +235,9 @@ class Controller:
                          ExitCode.REFUSED, hint=f"wait for it, or: deployer status {holder}")
             return 0.0
         self.target.preflight(resuming=False)
-        record.alarms = self.parts.check.start().states
+        started = self.parts.check.start()
+        record.alarms = started.states
+        record.muted_alarms = list(started.muted)
         record.target = self.target.describe()
         if self.target.already_done():
             self._finish(Outcome.SUCCEEDED, Phase.SUCCEEDED,
@@ -209,6 +277,12 @@ class Controller:
             self.parts.notifier.publish("approval_requested", self.record)
 
     def _step(self) -> float:
+        if self._pending("promote_full"):
+            self._handled("promote_full", "promoting to 100% now (promote --full)")
+            if self.record.weight != FULL:
+                self._shift(FULL)
+            self._enter_step(len(self.steps))
+            return 0.0
         index = self.record.step_index
         step = self.steps[index]
         if isinstance(step, Shift):
@@ -225,10 +299,13 @@ class Controller:
                 self._enter_step(index + 1)
                 return 0.0
             return delay
-        if self._pending("approve"):
-            self._handled("approve", "approved")
-            self._enter_step(index + 1)
-            return 0.0
+        for action in ("approve", "promote"):  # promote during an approval approves it
+            if self._pending(action):
+                request = self._pending(action) or {}
+                self._handled(action, f"approved by {request.get('by') or 'an operator'}"
+                              + (f": {request['reason']}" if request.get("reason") else ""))
+                self._enter_step(index + 1)
+                return 0.0
         delay = self._wait(step.timeout, "approval")
         if delay is not None:
             return delay
@@ -270,6 +347,12 @@ class Controller:
     # ------------------------------------------------------------ waiting with checks
 
     def _wait_then(self, seconds: float, label: str, next_stage: str) -> float:
+        for action in ("promote", "promote_full"):
+            if self._pending(action):
+                self._handled(action, f"{label} skipped by operator")
+                self.record.wait_started = None
+                self._move(Phase.PROMOTING, stage=next_stage)
+                return 0.0
         delay = self._wait(seconds, label)
         if delay is not None:
             return delay
@@ -316,6 +399,9 @@ class Controller:
         expected = self.record.weight
         if reading.new_weight is None or expected is None or not math.isclose(
                 reading.new_weight, expected, abs_tol=WEIGHT_TOLERANCE):
+            self._take_requests()
+            if self._pending("abort"):
+                return  # an emergency rollback got there first; the next tick aborts
             raise Drift(f"drift: traffic now reads {reading.detail}; deployer last set "
                         f"{expected if expected is not None else 0:g}% on the new version. "
                         "Someone else changed it; deployer left it alone")
@@ -499,6 +585,14 @@ class Controller:
                 return
             except StoreConflict:
                 stored = self.store.load(self.record.run_id)
+                owner = (stored.lease or {}).get("owner")
+                if owner not in (None, self.owner):  # operators' writes keep our lease
+                    raise LeaseLost(f"run {stored.run_id} was taken over by {owner}; this "
+                                    "controller stopped without touching traffic") from None
                 self._merge_requests(stored)
                 self.record.version = stored.version
         raise StoreError(f"could not save run {self.record.run_id}: it keeps changing")
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, abs_tol=WEIGHT_TOLERANCE)

@@ -36,7 +36,7 @@ def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
 
 def build_check(plan: ReleasePlan, aws: AwsContext, record: RunRecord | None = None
                 ) -> CloudWatchAlarms:
-    return CloudWatchAlarms(plan.checks, aws)
+    return CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else ())
 
 
 def build_hooks(plan: ReleasePlan, aws: AwsContext, clock: Clock

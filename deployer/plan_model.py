@@ -65,6 +65,11 @@ class Spec(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _exactly_one_of(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, dict) and cls.one_of:
+            # `all_at_once:` or `- approve:` with nothing after them mean "the defaults";
+            # any other bare key must not slip through as "not given".
+            chosen = {name for group in cls.one_of for name in group}
+            data = {k: ({} if k in chosen and v is None else v) for k, v in data.items()}
         found = [_one_of_problem(g, data) for g in cls.one_of] if isinstance(data, dict) else []
         problems = [p for p in found if p]
         if not problems:
@@ -217,17 +222,11 @@ class BlueGreenSpec(Spec):
         return self
 
 
-def _empty_if_null(value: Any) -> Any:
-    return {} if value is None else value
-
-
 class StepSpec(Spec):
     one_of = (("shift", "bake", "approve"),)
     shift: Weight | None = None
     bake: Duration | None = None
     approve: ApproveSpec | None = None
-
-    _null_approve = field_validator("approve", mode="before")(_empty_if_null)
 
 
 STRATEGY_KINDS = ("canary", "linear", "all_at_once", "blue_green", "preset", "steps")
@@ -241,8 +240,6 @@ class StrategySpec(Spec):
     blue_green: BlueGreenSpec | None = None
     preset: str | None = None
     steps: Annotated[list[StepSpec], Field(min_length=1)] | None = None
-
-    _null_bodies = field_validator("all_at_once", "blue_green", mode="before")(_empty_if_null)
 
     @field_validator("preset")
     @classmethod

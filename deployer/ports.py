@@ -70,6 +70,7 @@ class CheckResult:
     healthy: bool
     states: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
+    muted: tuple[str, ...] = ()
 
 
 class Check(Protocol):

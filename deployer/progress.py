@@ -71,7 +71,9 @@ class LiveProgress:
         filled = round(weight / 100 * BAR)
         bar = Text("█" * filled, style="green") + Text("░" * (BAR - filled), style="dim")
         table.add_row("new version", bar + Text(f" {weight:g}%"))
-        table.add_row("step", f"{min(record.step_index + 1, self.steps_total)}/{self.steps_total}")
+        if self.steps_total:
+            table.add_row("step", f"{min(record.step_index + 1, self.steps_total)}/"
+                                  f"{self.steps_total}")
         if self.remaining is not None:
             left = format_duration(math.ceil(self.remaining))
             if record.time_scale != 1:

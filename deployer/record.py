@@ -113,6 +113,7 @@ class RunRecord:
     deadline_at: float | None = None
     ended_at: str | None = None
     alarms: dict[str, str] = field(default_factory=dict)
+    muted_alarms: list[str] = field(default_factory=list)  # already firing, ignored until OK
     hooks: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lease: dict[str, Any] = field(default_factory=dict)

@@ -65,7 +65,7 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
         print(json.dumps({"dry_run": True, "target": target.describe(),
                           "already_done": target.already_done()}, indent=2))
         return None
-    store = open_store(settings.store)
+    store = open_store(settings.store, settings)
     before, after = build_hooks(plan, aws, clock)
     steps = compile_strategy(plan.strategy)
     record = new_record(loaded, target_key(plan, aws.region), clock)

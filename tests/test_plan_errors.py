@@ -241,3 +241,21 @@ def test_set_appends_list_items(write_plan: WritePlan) -> None:
 def test_bad_set(write_plan: WritePlan, assignment: str, expected: str) -> None:
     path = write_plan(MINIMAL_LAMBDA_PLAN)
     assert problems_of(path, (assignment,)) == [expected]
+
+
+def test_bare_strategy_key_needs_its_fields(write_plan: WritePlan) -> None:
+    text = MINIMAL_LAMBDA_PLAN.replace("canary: {weight: 10, bake: 5m}", "linear:")
+    assert problems_of(write_plan(text)) == [
+        ":9:10: strategy.linear.step: required field is missing",
+        ":9:10: strategy.linear.every: required field is missing",
+    ]
+
+
+def test_bare_all_at_once_and_approve_take_defaults(write_plan: WritePlan) -> None:
+    text = MINIMAL_LAMBDA_PLAN.replace("canary: {weight: 10, bake: 5m}", "all_at_once:")
+    assert load_plan(write_plan(text), environ={}).plan.strategy.kind == "all_at_once"
+    text = MINIMAL_LAMBDA_PLAN.replace("  canary: {weight: 10, bake: 5m}\n",
+                                       "  steps:\n    - approve:\n    - shift: 100\n")
+    steps = load_plan(write_plan(text), environ={}).plan.strategy.steps
+    assert steps is not None and steps[0].approve is not None
+    assert steps[0].approve.timeout == 3600

@@ -64,7 +64,7 @@ class CloudWatchAlarms:
                 hint="fix it first, or set checks.already_firing: ignore to ship anyway "
                      "(e.g. to ship the fix for that alarm)")
         self.muted.update(firing)
-        return CheckResult(True, states)
+        return CheckResult(True, states, muted=tuple(sorted(self.muted)))
 
     def evaluate(self) -> CheckResult:
         states = self._states()

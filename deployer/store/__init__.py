@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from deployer.errors import StoreError, UsageError
 from deployer.ports import Store
+
+if TYPE_CHECKING:
+    from deployer.cli_options import Settings
 
 
 class StoreConflict(StoreError):
@@ -14,13 +19,27 @@ class RunNotFound(StoreError):
     exit_code = StoreError.exit_code
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, settings: Settings | None = None) -> Store:
     """`file://DIR` (relative or absolute) or `dynamodb://TABLE`."""
     if url.startswith("file://"):
         from deployer.store.file_store import FileStore
 
         return FileStore(url.removeprefix("file://") or ".")
     if url.startswith("dynamodb://"):
-        raise UsageError("the dynamodb:// store is not built yet in this version; "
-                         "use file://DIR")
+        from deployer.store.dynamo_store import DynamoStore
+
+        return DynamoStore(_table(url), settings)
     raise UsageError(f"unknown store URL {url!r}; use file://DIR or dynamodb://TABLE")
+
+
+def _table(url: str) -> str:
+    table = url.removeprefix("dynamodb://").strip("/")
+    if not table:
+        raise UsageError("write the store as dynamodb://TABLE")
+    return table
+
+
+def init_store(url: str, settings: Settings | None = None) -> str:
+    """Create what the store needs; say what was done."""
+    store = open_store(url, settings)
+    return store.initialise() if hasattr(store, "initialise") else f"{url}: ready"

@@ -88,6 +88,10 @@ class LambdaAliasTarget:
             return  # already_done() reports a no-op success
         self.versions.require_compatible(self.stable, self.new or "$LATEST")
 
+    def primary_version(self) -> str:
+        """The version the alias points at (its routing config aside)."""
+        return str(self._get_alias()["FunctionVersion"])
+
     def already_done(self) -> bool:
         return self.new is not None and self.new == self.stable
 

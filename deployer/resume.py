@@ -1,0 +1,53 @@
+"""`deployer resume` and the takeover behind `abort` of a run whose controller died:
+rebuild the run's collaborators from its record and continue from the recorded
+phase and the weights AWS reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from deployer.cli_options import Settings
+from deployer.clock import RealClock
+from deployer.controller import Controller, Parts, Timings
+from deployer.errors import LockHeld
+from deployer.factory import build_check, build_hooks, build_notifier, build_target
+from deployer.operator import OperatorError, lease_alive, submit
+from deployer.plan_file import LoadedPlan, validate_plan
+from deployer.ports import Observer, Store
+from deployer.progress import LiveProgress, QuietObserver
+from deployer.record import RunRecord
+from deployer.rollout import aws_context
+from deployer.signals import StopSignal
+from deployer.yaml_source import SourceMap
+from strategies.compile import compile_strategy
+
+
+def resume_run(store: Store, run_id: str, settings: Settings, by: str, *, force: bool,
+               abort_reason: str | None = None, live: bool = False) -> RunRecord:
+    if abort_reason is not None:
+        submit(store, run_id, "abort", by, abort_reason)
+    record = store.load(run_id)
+    if record.terminal:
+        raise OperatorError(f"run {run_id} has already ended "
+                            f"({record.outcome.value if record.outcome else record.phase})")
+    if lease_alive(record, datetime.now(UTC).timestamp()) and not force:
+        owner = record.lease.get("owner", "another controller")
+        until = datetime.fromtimestamp(record.lease["expires_at"], UTC).strftime("%H:%M:%SZ")
+        raise LockHeld(f"run {run_id} is driven by {owner} (lease until {until})",
+                       hint="wait for it, or take over anyway with --force")
+    loaded: LoadedPlan = validate_plan(record.plan, SourceMap(), f"<run {run_id}>")
+    plan = loaded.plan
+    clock = RealClock(record.time_scale)
+    region = settings.region or plan.region or record.target.get("region")
+    aws = aws_context(Settings(store=settings.store, region=region, profile=settings.profile,
+                               endpoint_url=settings.endpoint_url), plan.region, clock)
+    steps = compile_strategy(plan.strategy)
+    before, after = build_hooks(plan, aws, clock)
+    observer: Observer = LiveProgress(len(steps)) if live else QuietObserver()
+    parts = Parts(target=build_target(plan, aws, clock, state=record.target),
+                  check=build_check(plan, aws, record), before_traffic=before,
+                  after_traffic=after, store=store, clock=clock,
+                  notifier=build_notifier(plan, aws), observer=observer)
+    stop = StopSignal()
+    with stop.installed():
+        return Controller(record, steps, Timings.of(plan), parts, stop).resume(by)
