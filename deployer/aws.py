@@ -9,6 +9,7 @@ outcome with transient AWS errors is the same as without them.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -107,6 +108,12 @@ class AwsContext:
         self._config = Config(retries={"mode": "standard", "max_attempts": botocore_attempts},
                               connect_timeout=5, read_timeout=30)
         self.log = get_logger()
+
+    def with_budget(self, attempts: int, seconds: float) -> AwsContext:
+        """The same session and clients with a smaller retry budget."""
+        clone = copy.copy(self)
+        clone.max_attempts, clone.max_seconds = attempts, seconds
+        return clone
 
     @property
     def region(self) -> str | None:

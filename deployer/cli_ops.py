@@ -117,6 +117,7 @@ def promote(run_id: str, full: bool, reason: str | None) -> int:
 def abort(run_id: str, reason: str | None) -> int:
     """Roll a run back now. If its controller died, roll back from here."""
     from deployer.operator import lease_alive
+    from deployer.record import Outcome
     from deployer.resume import resume_run
 
     options, store, who = _store_and_identity()
@@ -127,7 +128,8 @@ def abort(run_id: str, reason: str | None) -> int:
     _configure(options)
     final = resume_run(store, run_id, options, who, force=True,
                        abort_reason=reason or "aborted")
-    return _finish(final)
+    code = _finish(final)
+    return ExitCode.SUCCEEDED if final.outcome == Outcome.ABORTED else code
 
 
 @click.command()

@@ -52,4 +52,9 @@ class NullNotifier:
 
 
 def build_notifier(plan: ReleasePlan, aws: AwsContext) -> Notifier:
-    return NullNotifier()
+    if plan.notify.sns_topic is None:
+        return NullNotifier()
+    from deployer.notify import SnsNotifier
+
+    # A notification may retry briefly, never hold the release for minutes.
+    return SnsNotifier(plan.notify.sns_topic, aws.with_budget(attempts=3, seconds=10))

@@ -17,6 +17,7 @@ from deployer.clock import RealClock, iso
 from deployer.controller import Controller, Parts, Timings
 from deployer.errors import DeployerError, ExitCode
 from deployer.factory import build_check, build_hooks, build_notifier, build_target, target_key
+from deployer.operator import local_identity
 from deployer.plan_file import LoadedPlan
 from deployer.ports import Clock, Observer
 from deployer.progress import LiveProgress, QuietObserver
@@ -33,6 +34,7 @@ class RolloutOptions:
     dry_run: bool = False
     assume_yes: bool = False
     live: bool = False
+    prompt: bool = False  # answer approvals at this terminal too
 
 
 def aws_context(settings: Settings, plan_region: str | None, clock: Clock) -> AwsContext:
@@ -71,6 +73,10 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     record = new_record(loaded, target_key(plan, aws.region), clock)
     store.create(record)
     observer: Observer = LiveProgress(len(steps)) if options.live else QuietObserver()
+    if options.prompt:
+        from deployer.prompt import InlineApproval, Observers
+
+        observer = Observers(observer, InlineApproval(store, local_identity()))
     parts = Parts(target=target, check=check, before_traffic=before, after_traffic=after,
                   store=store, clock=clock, notifier=build_notifier(plan, aws),
                   observer=observer)

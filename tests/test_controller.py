@@ -330,3 +330,110 @@ def test_every_transition_is_persisted() -> None:
     for phase in ("PREPARING", "SHIFTING", "BAKING", "PROMOTING", "SUCCEEDED"):
         assert phase in saves
     assert run.stored.to_json() == run.controller.record.to_json()
+
+
+# ---------------------------------------------------------------- operator requests
+
+def test_promote_full_goes_to_100_at_once() -> None:
+    run = Run(plan_linear(10, 600))
+    run.clock.at(30, lambda: run.store.add_request("app-1", "promote_full", by="ops"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.target.history == [10, 100]
+    assert run.clock.now() - 1_795_000_000 <= 30 + POLL
+
+
+def test_promote_during_an_approval_approves() -> None:
+    run = Run((Shift(5), Approve(3600), Shift(100)))
+    run.clock.at(60, lambda: run.store.add_request("app-1", "promote", by="ops"))
+    assert run.go().outcome == Outcome.SUCCEEDED
+    assert run.clock.now() - 1_795_000_000 <= 60 + POLL
+
+
+def test_promote_skips_the_final_bake() -> None:
+    run = Run(plan_all_at_once(), final_bake=3600)
+    run.clock.at(100, lambda: run.store.add_request("app-1", "promote"))
+    assert run.go().outcome == Outcome.SUCCEEDED
+    assert run.clock.now() - 1_795_000_000 <= 100 + POLL
+
+
+def test_requests_are_in_the_event_trail_with_who_and_why() -> None:
+    run = Run((Shift(5), Approve(3600), Shift(100)))
+    run.clock.at(60, lambda: run.store.add_request("app-1", "approve", by="alice@laptop",
+                                                    reason="dashboards look fine"))
+    record = run.go()
+    messages = [e.message for e in record.events]
+    assert "request received: approve from alice@laptop" in messages
+    assert "approved by alice@laptop: dashboards look fine" in messages
+
+
+# ---------------------------------------------------------------- takeover (resume)
+
+def crashed(steps: Sequence[Step], until: float, **kwargs: object) -> Run:
+    """A run whose controller stopped ticking after `until` seconds (no clean exit)."""
+    run = Run(steps, **kwargs)  # type: ignore[arg-type]
+    while run.clock.now() - 1_795_000_000 < until and not run.controller.record.terminal:
+        delay = run.controller.advance()
+        run.clock.sleep(delay)
+    return run
+
+
+def successor(run: Run) -> Controller:
+    assert run.record is not None
+    record = run.store.load(run.record.run_id)
+    parts = Parts(target=run.target, check=run.check, before_traffic=[], after_traffic=[],
+                  store=run.store, clock=run.clock, notifier=run.notifier,
+                  observer=NullObserver())
+    successor = Controller(record, run.steps, Timings(POLL, 0, 0), parts, StopSignal())
+    successor.owner = "other-host:42"
+    return successor
+
+
+def test_resume_finishes_a_run_from_the_record_and_aws() -> None:
+    run = crashed(plan_linear(25, 600), until=700)
+    assert run.target.history == [25, 50]
+    record = successor(run).resume("bob@laptop")
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.target.history == [25, 50, 75, 100]
+    assert any(e.message.startswith("taken over by bob@laptop from ") for e in record.events)
+
+
+def test_resume_after_a_crash_between_write_and_record() -> None:
+    run = crashed(plan_linear(25, 600), until=700)
+    run.target.weight = 75.0  # the next write landed, the record never heard of it
+    stored = run.store.load("app-1")
+    stored.move_to(Phase.SHIFTING)
+    stored.requested_weight = 75.0
+    stored.step_index = 4
+    run.store.save(stored)
+    record = successor(run).resume("bob")
+    assert record.outcome == Outcome.SUCCEEDED
+
+
+def test_resume_refuses_to_fight_an_outsider() -> None:
+    run = crashed(plan_canary(10, 600), until=100)
+    run.target.outsider = 60.0
+    record = successor(run).resume("bob")
+    assert record.outcome == Outcome.FAILED
+    assert record.exit_code == ExitCode.UNSAFE
+    assert "rollback" not in run.target.calls
+
+
+def test_resume_mid_rollback_completes_it() -> None:
+    run = Run(plan_canary(10, 600))
+    run.clock.at(50, run.check.fire)
+    while run.controller.record.phase != Phase.ROLLING_BACK:
+        run.clock.sleep(run.controller.advance())
+    record = successor(run).resume("bob")
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert run.target.weight == 0
+
+
+def test_the_old_controller_stops_when_taken_over() -> None:
+    run = crashed(plan_canary(10, 600), until=100)
+    successor(run).take_over("bob")
+    record = run.controller.run()  # the "dead" controller wakes up...
+    assert record.outcome == Outcome.FAILED
+    assert "taken over by other-host:42" in (run.controller.record.reason or "")
+    assert run.store.load("app-1").phase == Phase.BAKING  # ...and wrote nothing
+    assert run.target.history == [10]

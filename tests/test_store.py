@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from deployer.cli_options import Settings
 from deployer.errors import StoreError, UsageError
 from deployer.ports import Store
 from deployer.record import Outcome, Phase, RunRecord
 from deployer.store import RunNotFound, StoreConflict, open_store
+from deployer.store.dynamo_store import DynamoStore
 from deployer.store.file_store import FileStore
 
 
@@ -21,9 +23,15 @@ def record(run_id: str = "app-20261126T120000Z-abcd", key: str = "lambda:us-east
                      plan={"version": 1}, started_at="2026-11-26T12:00:00Z")
 
 
-@pytest.fixture(params=["file"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return FileStore(tmp_path / "store")
+@pytest.fixture(params=["file", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "file":
+        yield FileStore(tmp_path / "store")
+        return
+    request.getfixturevalue("moto_aws")
+    dynamo = DynamoStore("deployer-runs", Settings(region="us-east-1"))
+    assert "table created" in dynamo.initialise()
+    yield dynamo
 
 
 def test_create_load_roundtrip(store: Store) -> None:
@@ -110,3 +118,38 @@ def test_open_store(url: str, check: Callable[[Store], bool]) -> None:
 def test_unknown_store_url() -> None:
     with pytest.raises(UsageError, match="unknown store URL"):
         open_store("s3://bucket")
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_dynamodb_init_is_idempotent_and_sets_ttl() -> None:
+    import boto3
+
+    store = DynamoStore("runs", Settings(region="us-east-1"))
+    store.initialise()
+    assert "already existed" in store.initialise()
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName="runs")
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "ttl"
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_dynamodb_ended_runs_get_a_ttl() -> None:
+    import boto3
+
+    store = DynamoStore("runs", Settings(region="us-east-1"))
+    store.initialise()
+    run = record("a-1")
+    store.create(run)
+    item = boto3.client("dynamodb").get_item(TableName="runs", Key={"pk": {"S": "run#a-1"}})
+    assert "ttl" not in item["Item"]
+    run.phase, run.outcome = Phase.SUCCEEDED, Outcome.SUCCEEDED
+    store.save(run)
+    item = boto3.client("dynamodb").get_item(TableName="runs", Key={"pk": {"S": "run#a-1"}})
+    assert int(item["Item"]["ttl"]["N"]) > 0
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_dynamodb_missing_table_says_how_to_create_it() -> None:
+    store = DynamoStore("nope", Settings(region="us-east-1"))
+    with pytest.raises(StoreError, match="table nope does not exist") as caught:
+        store.load("x")
+    assert caught.value.hint == "create it: deployer store init dynamodb://nope"
