@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
 	touch $(STAMP)
 
 test: lint typecheck unit
@@ -24,8 +24,8 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/deployer validate configs/*.yaml
-	$(BIN)/deployer plan configs/custom-steps-approval.yaml
+	$(BIN)/deployer demo --scenario canary
+	$(BIN)/deployer demo --scenario rollback
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

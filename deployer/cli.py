@@ -144,11 +144,28 @@ def iam_policy() -> int:
     _not_built("iam-policy")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(epilog="""
+\b
+Examples:
+  deployer demo                       # a canary that succeeds
+  deployer demo --scenario rollback   # an alarm fires mid-bake: automatic rollback
+""")
+@click.option("--scenario", type=click.Choice(["canary", "rollback", "approval", "ecs"]),
+              default="canary", show_default=True, help="Which story to run.")
+@click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
+@click.option("--time-scale", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="How much faster than the plan's real durations to run.")
 @common_options
-def demo() -> int:
-    """Run a full rollout against a built-in local AWS."""
-    _not_built("demo")
+def demo(scenario: str, assume_yes: bool, time_scale: float) -> int:
+    """Run a full rollout against a built-in local AWS (no account needed)."""
+    from deployer.demo.scenarios import run_demo
+    from deployer.logs import configure_logging
+
+    options = settings()
+    live = sys.stdout.isatty() and options.verbosity >= 0
+    configure_logging(options.log_format, options.verbosity - (2 if live else 0))
+    return run_demo(scenario, live=live, interactive=live and sys.stdin.isatty()
+                    and not assume_yes, time_scale=time_scale)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

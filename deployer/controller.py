@@ -306,7 +306,7 @@ class Controller:
                               + (f": {request['reason']}" if request.get("reason") else ""))
                 self._enter_step(index + 1)
                 return 0.0
-        delay = self._wait(step.timeout, "approval")
+        delay = self._wait(step.timeout, "approval wait")
         if delay is not None:
             return delay
         if step.on_timeout == OnTimeout.PROMOTE:

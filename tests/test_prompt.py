@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 from deployer.prompt import InlineApproval
 from deployer.record import Phase, RunRecord
@@ -43,7 +42,6 @@ def test_answers_outside_an_approval_are_ignored() -> None:
     record = waiting(store)
     prompt = InlineApproval(store, "alice", io.StringIO(""))
     prompt.event(record, "waiting")
-    time.sleep(0)
     record.phase = Phase.BAKING
     prompt.tick(record, None)
     prompt.stream = io.StringIO("approve\n")
