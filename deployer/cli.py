@@ -94,10 +94,6 @@ def schema() -> int:
     return ExitCode.SUCCEEDED
 
 
-def _not_built(name: str) -> NoReturn:
-    raise click.UsageError(f"'deployer {name}' is not built yet in this version")
-
-
 @cli.command(epilog="""
 \b
 Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
@@ -136,12 +132,25 @@ for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.pro
     cli.add_command(_command)
 
 
-@cli.command("iam-policy", context_settings={"ignore_unknown_options": True,
-                                             "allow_extra_args": True})
+@cli.command("iam-policy", epilog="""
+\b
+Example:
+  deployer iam-policy plan.yaml --store dynamodb://deployer-runs > policy.json
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@set_option
 @common_options
-def iam_policy() -> int:
-    """Print the least-privilege IAM policy for a plan."""
-    _not_built("iam-policy")
+def iam_policy(plan_path: str, overrides: tuple[str, ...]) -> int:
+    """Print the least-privilege IAM policy a rollout of PLAN needs (offline)."""
+    import json
+
+    from deployer.iam_policy import policy_for
+    from deployer.plan_file import load_plan
+
+    options = settings()
+    loaded = load_plan(plan_path, overrides)
+    click.echo(json.dumps(policy_for(loaded.plan, options.store, options.region), indent=2))
+    return ExitCode.SUCCEEDED
 
 
 @cli.command(epilog="""

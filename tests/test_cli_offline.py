@@ -129,10 +129,16 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize("command", ["iam-policy"])
-def test_commands_not_built_yet_say_so(command: str) -> None:
-    result = run_cli(command, "x")
-    assert result.returncode == 2
-    assert "not built yet" in result.stderr
+def test_iam_policy_is_offline_json() -> None:
+    result = run_cli("iam-policy", str(ROOT / "configs/lambda-canary.yaml"), "--store",
+                     "dynamodb://runs")
+    assert result.returncode == 0, result.stderr
+    policy = json.loads(result.stdout)
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert sids == ["ShiftAliasWeights", "ReadAlarms", "InvokeHooks", "Notify", "RunStore"]
+    alarms = next(s for s in policy["Statement"] if s["Sid"] == "ReadAlarms")
+    assert alarms["Resource"] == ["arn:aws:cloudwatch:eu-west-1:*:alarm:checkout-5xx",
+                                  "arn:aws:cloudwatch:eu-west-1:*:alarm:checkout-p99"]
 
 
 def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:

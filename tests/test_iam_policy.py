@@ -1,0 +1,142 @@
+"""Every AWS call a rollout makes is covered by the policy `deployer iam-policy` prints:
+calls (and their parameters) are recorded with a botocore event hook during real runs
+on moto."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from deployer.cli_options import Settings
+from deployer.demo.ecs_world import create_ecs_world
+from deployer.demo.world import create_lambda_world
+from deployer.iam_policy import policy_for
+from deployer.plan_file import load_plan
+from deployer.record import Outcome
+from deployer.rollout import RolloutOptions, rollout
+from deployer.store.dynamo_store import DynamoStore
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+PREFIX = {"monitoring": "cloudwatch"}
+ACTION_OF_OPERATION = {"lambda:Invoke": "lambda:InvokeFunction"}  # IAM's name differs
+NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
+
+
+@pytest.fixture
+def calls() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    original = boto3.Session.client
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        prefix = model.service_model.signing_name
+        action = f"{PREFIX.get(prefix, prefix)}:{model.name}"
+        recorded.append((ACTION_OF_OPERATION.get(action, action), dict(params)))
+
+    def client(self: boto3.Session, *args: Any, **kwargs: Any) -> Any:
+        made = original(self, *args, **kwargs)
+        made.meta.events.register("before-parameter-build", record)
+        return made
+
+    boto3.Session.client = client  # type: ignore[method-assign]
+    yield recorded
+    boto3.Session.client = original  # type: ignore[method-assign]
+
+
+def covered(policy: dict[str, Any], action: str, resource_hint: str | None) -> bool:
+    for statement in policy["Statement"]:
+        if action not in statement["Action"]:
+            continue
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        if resource_hint is None or any(r == "*" or fnmatch.fnmatch(resource_hint, r)
+                                        or resource_hint in r for r in resources):
+            return True
+    return False
+
+
+def hint(action: str, params: dict[str, Any]) -> str | None:
+    for key in ("ListenerArn", "RuleArn", "TopicArn"):
+        if key in params:
+            return str(params[key])
+    if action.startswith("lambda:") and "FunctionName" in params:
+        return str(params["FunctionName"])
+    if action == "ecs:UpdateService":
+        return f"service/{params['cluster']}/{params['service']}"
+    if action.startswith("dynamodb:"):
+        return f"table/{params['TableName']}"
+    return None
+
+
+def assert_covered(policy: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) -> None:
+    missing = sorted({f"{a} ({hint(a, p)})" for a, p in calls
+                      if a not in NO_PERMISSION_NEEDED and not covered(policy, a, hint(a, p))})
+    assert not missing, f"calls not covered by the policy: {missing}"
+
+
+def run(text: str, tmp_path: Path, store: str) -> Any:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    loaded = load_plan(str(path))
+    record = rollout(loaded, Settings(store=store, region="us-east-1"),
+                     RolloutOptions(time_scale=600))
+    return loaded.plan, record
+
+
+def test_lambda_release_with_hooks_notifications_and_dynamodb(
+        calls: list[tuple[str, dict[str, Any]]], tmp_path: Path) -> None:
+    world = create_lambda_world(None, alarms=("errors", "latency"))  # type: ignore[arg-type]
+    create_lambda_world(None, function="smoke", alarms=())  # type: ignore[arg-type]
+    topic = boto3.client("sns").create_topic(Name="deploys")["TopicArn"]
+    DynamoStore("runs", Settings(region="us-east-1")).initialise()
+    calls.clear()
+    plan, record = run(f"""\
+version: 1
+name: checkout
+target:
+  lambda: {{function: {world.function}, alias: live, publish: true}}
+strategy: {{canary: {{weight: 10, bake: 1m}}}}
+checks: {{alarms: [errors, latency], poll_every: 10s}}
+hooks:
+  before_traffic: [{{lambda: smoke}}]
+notify: {{sns_topic: {topic}}}
+""", tmp_path, "dynamodb://runs")
+    assert record.outcome == Outcome.SUCCEEDED
+    assert {"lambda:PublishVersion", "lambda:UpdateAlias", "lambda:InvokeFunction",
+            "sns:Publish", "dynamodb:PutItem", "cloudwatch:DescribeAlarms"} <= {a for a, _ in calls}
+    assert_covered(policy_for(plan, "dynamodb://runs", "us-east-1"), calls)
+
+
+def test_ecs_release_with_a_cloned_task_definition(calls: list[tuple[str, dict[str, Any]]],
+                                 tmp_path: Path) -> None:
+    world = create_ecs_world(None)  # type: ignore[arg-type]
+    calls.clear()
+    plan, record = run(f"""\
+version: 1
+name: shop
+target:
+  ecs:
+    cluster: {world.cluster}
+    services: {{blue: {world.blue}, green: {world.green}}}
+    listener: {world.listener}
+    test_listener: {world.test_listener}
+    image: {{container: app, uri: "registry/shop:2"}}
+strategy: {{linear: {{step: 50, every: 1m}}}}
+keep_old_for: 1m
+checks: {{alarms: [{world.alarms[0]}]}}
+""", tmp_path, f"file://{tmp_path}/store")
+    assert record.outcome == Outcome.SUCCEEDED
+    assert {"ecs:RegisterTaskDefinition", "ecs:UpdateService",
+            "elasticloadbalancing:ModifyListener"} <= {a for a, _ in calls}
+    assert_covered(policy_for(plan, None, "us-east-1"), calls)
+
+
+def test_a_call_outside_the_policy_is_caught() -> None:
+    policy = {"Statement": [{"Action": ["lambda:GetAlias"], "Resource": "arn:x:function:f"}]}
+    assert covered(policy, "lambda:GetAlias", "arn:x:function:f")
+    assert not covered(policy, "lambda:UpdateAlias", "arn:x:function:f")
