@@ -128,7 +128,6 @@ def test_version() -> None:
     assert result.stdout.startswith("deployer, version ")
 
 
-@pytest.mark.parametrize("command", ["iam-policy"])
 def test_iam_policy_is_offline_json() -> None:
     result = run_cli("iam-policy", str(ROOT / "configs/lambda-canary.yaml"), "--store",
                      "dynamodb://runs")
