@@ -8,8 +8,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from deployer.schema import plan_schema_text
 from tests.conftest import MINIMAL_LAMBDA_PLAN, ROOT, run_cli
 
