@@ -34,7 +34,12 @@ set_option = click.option(
 )
 
 
-@cli.command()
+@cli.command(epilog="""
+\b
+Examples:
+  deployer validate configs/*.yaml
+  deployer validate plan.yaml --set target.lambda.version=43
+""")
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
 @common_options
@@ -64,7 +69,12 @@ def validate(plans: tuple[str, ...], overrides: tuple[str, ...]) -> int:
     return ExitCode.INVALID if failed else ExitCode.SUCCEEDED
 
 
-@cli.command()
+@cli.command(epilog="""
+\b
+Examples:
+  deployer plan configs/lambda-linear.yaml
+  deployer plan plan.yaml --json | jq .total_seconds
+""")
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @set_option
@@ -95,6 +105,11 @@ def schema() -> int:
 
 
 @cli.command(epilog="""
+\b
+Examples:
+  deployer rollout plan.yaml --set target.lambda.version=43 --report report.json
+  deployer rollout plan.yaml --yes --store dynamodb://deployer-runs   # in CI
+  deployer rollout plan.yaml --dry-run        # resolve + preflight, change nothing
 \b
 Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
 4 aborted, 5 refused (nothing changed), 6 unsafe (rollback failed or drift).

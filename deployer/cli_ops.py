@@ -45,7 +45,13 @@ def _request(run_id: str, action: str, reason: str | None) -> int:
     return ExitCode.SUCCEEDED
 
 
-@click.command()
+@click.command(epilog="""
+\b
+Examples:
+  deployer status                               # the newest active run
+  deployer status checkout-20261126T181500Z-3fa2 --json
+  deployer status RUN_ID --watch                # follow it; exit with its code
+""")
 @click.argument("run_id", required=False)
 @click.option("--watch", is_flag=True, help="Follow the run until it ends; exit with its code.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report document.")
@@ -91,7 +97,12 @@ def list_runs(include_ended: bool, as_json: bool) -> int:
     return ExitCode.SUCCEEDED
 
 
-@click.command()
+@click.command(epilog="""
+\b
+Example:
+  deployer approve checkout-20261126T181500Z-3fa2 --reason "p99 is flat" \\
+    --store dynamodb://deployer-runs
+""")
 @click.argument("run_id")
 @reason_option
 @common_options
@@ -148,7 +159,13 @@ def resume(run_id: str, force: bool, assume_yes: bool) -> int:
     return _finish(record)
 
 
-@click.command()
+@click.command(epilog="""
+\b
+Examples:
+  deployer rollback plan.yaml                   # the stable version of the last run
+  deployer rollback plan.yaml --to 41           # Lambda: this version, whatever the store says
+  deployer rollback ecs-plan.yaml --to blue     # ECS: this colour
+""")
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a plan field (repeatable).")
