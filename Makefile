@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test demo bench lint typecheck unit schema clean
+.PHONY: test demo bench soak lint typecheck unit schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/deployer demo --scenario canary
 	$(BIN)/deployer demo --scenario rollback
+
+soak: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -105,7 +105,7 @@ class AwsContext:
         self.max_seconds = max_seconds
         self._sleep = sleep
         self._clients: dict[str, Any] = {}
-        self._config = Config(retries={"mode": "standard", "max_attempts": botocore_attempts},
+        self._config = Config(retries={"mode": "standard", "total_max_attempts": botocore_attempts},
                               connect_timeout=5, read_timeout=30)
         self.log = get_logger()
 

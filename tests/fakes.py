@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -140,26 +140,28 @@ class ScriptedHook:
 
 
 class InMemoryStore:
+    """Records kept as JSON text, as a real store would: no shared objects with callers."""
+
     def __init__(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, str] = {}
         self.locks: dict[str, str] = {}
         self.saves = 0
 
     def create(self, record: RunRecord) -> None:
         record.version = 1
-        self.records[record.run_id] = copy.deepcopy(record.to_json())
+        self.records[record.run_id] = json.dumps(record.to_json())
 
     def load(self, run_id: str) -> RunRecord:
         if run_id not in self.records:
             raise RunNotFound(run_id)
-        return RunRecord.from_json(copy.deepcopy(self.records[run_id]))
+        return RunRecord.from_json(json.loads(self.records[run_id]))
 
     def save(self, record: RunRecord) -> None:
-        if self.records[record.run_id]["version"] != record.version:
+        if json.loads(self.records[record.run_id])["version"] != record.version:
             raise StoreConflict("conflict")
         record.version += 1
         self.saves += 1
-        self.records[record.run_id] = copy.deepcopy(record.to_json())
+        self.records[record.run_id] = json.dumps(record.to_json())
 
     def add_request(self, run_id: str, action: str, **extra: Any) -> None:
         """What an operator command does: append a request with a CAS write."""

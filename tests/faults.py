@@ -1,6 +1,8 @@
 """Inject AWS failures the way AWS sends them: a botocore `before-send` handler answers a
-seeded share of requests with throttling (429 / 400 Throttling), a 500/503, or a dropped
-connection, before they reach moto. Used by the transient-fault tests and the soak."""
+seeded share of requests with throttling (in each service's own protocol: Lambda 429
+TooManyRequestsException, ELBv2/SNS query Throttling, CloudWatch/DynamoDB/ECS JSON
+ThrottlingException), an HTTP 500/503, a dropped connection or a read timeout, before
+they reach moto. Used by the transient-fault tests and the soak."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 
 def _cbor_text_map(entries: dict[str, str]) -> bytes:
@@ -65,10 +67,12 @@ class FaultInjector:
         self.seen += 1
         if self.random.random() >= self.rate:
             return None
-        kind = self.random.choice(["throttle", "500", "503", "dropped"])
+        kind = self.random.choice(["throttle", "throttle", "500", "503", "dropped", "timeout"])
         self.injected[kind] += 1
         if kind == "dropped":
             raise ConnectionClosedError(endpoint_url=request.url)
+        if kind == "timeout":
+            raise ReadTimeoutError(endpoint_url=request.url)
         if kind == "throttle":
             status, body, headers = THROTTLE[protocol]
         else:
