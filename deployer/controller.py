@@ -319,7 +319,10 @@ class Controller:
         return 0.0
 
     def _shift(self, weight: float) -> None:
+        # Write-ahead: a controller that dies between this save and the read-back leaves
+        # a record that says what may have landed, so a takeover can recognise it.
         self.record.requested_weight = weight
+        self._save()
         reading = self.target.shift(weight)
         self.record.weight = reading.new_weight
         self._event(f"shifted to {weight:g}% (read back: {reading.detail})")
