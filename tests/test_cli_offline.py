@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from deployer.schema import plan_schema_text
 from tests.conftest import MINIMAL_LAMBDA_PLAN, ROOT, run_cli
 
@@ -151,3 +153,39 @@ def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _stored_run(tmp_path: Path) -> Path:
+    from deployer.record import RunRecord
+    from deployer.store.file_store import FileStore
+
+    FileStore(tmp_path / "store").create(RunRecord(
+        run_id="app-1", plan_name="app", target_key="k", target={"kind": "lambda"}, plan={},
+        started_at="2026-11-26T12:00:00Z"))
+    return tmp_path / "store" / "runs" / "app-1.json"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "not-an-object"])
+def test_a_corrupt_store_file_is_named(tmp_path: Path, damage: str) -> None:
+    path = _stored_run(tmp_path)
+    text = path.read_text()
+    path.write_text({"truncate": text[: len(text) // 2], "garbage": "\x00\x01{{{",
+                     "not-an-object": "[1, 2]"}[damage])
+    result = run_cli("status", "app-1", "--store", f"file://{tmp_path / 'store'}")
+    assert result.returncode == 1
+    assert f"the store file {path} is corrupt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_of_an_unknown_run(tmp_path: Path) -> None:
+    _stored_run(tmp_path)
+    result = run_cli("status", "nope", "--store", f"file://{tmp_path / 'store'}")
+    assert result.returncode == 2
+    assert "no run 'nope'" in result.stderr
+
+
+def test_status_text(tmp_path: Path) -> None:
+    _stored_run(tmp_path)
+    result = run_cli("status", "--store", f"file://{tmp_path / 'store'}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "run      app-1"

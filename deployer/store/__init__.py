@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from deployer.errors import StoreError, UsageError
+from deployer.errors import ExitCode, StoreError, UsageError
 from deployer.ports import Store
 
 if TYPE_CHECKING:
@@ -16,7 +16,9 @@ class StoreConflict(StoreError):
 
 
 class RunNotFound(StoreError):
-    exit_code = StoreError.exit_code
+    """No run with that id in this store (a usage problem: wrong id or wrong --store)."""
+
+    exit_code = ExitCode.INVALID
 
 
 def open_store(url: str, settings: Settings | None = None) -> Store:
