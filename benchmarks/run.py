@@ -7,12 +7,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_api_calls, bench_reaction, bench_validate
+from benchmarks import (
+    bench_api_calls,
+    bench_reaction,
+    bench_resources,
+    bench_store,
+    bench_validate,
+)
 
 SUITES = [
     ("validate start-up", bench_validate.run),
     ("reaction: alarm -> traffic restored", bench_reaction.run),
     ("API economy", bench_api_calls.run),
+    ("controller resources during a 1-hour bake", bench_resources.run),
+    ("store write latency", bench_store.run),
 ]
 
 
