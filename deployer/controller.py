@@ -469,6 +469,10 @@ class Controller:
         return None
 
     def _begin_rollback(self, reason: str, outcome: Outcome) -> None:
+        if self.record.phase == Phase.PENDING:  # stopped before preflight: nothing changed
+            phase = Phase.ABORTED if outcome == Outcome.ABORTED else Phase.FAILED
+            self._finish(outcome, phase, reason, EXIT_CODES[outcome])
+            return
         if self._hook is not None:
             self._hook.cancel.set()
             self._hook = None

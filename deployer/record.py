@@ -45,7 +45,7 @@ _WORKING = frozenset({Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Pha
 
 # Allowed transitions. From any non-terminal phase a run may roll back or fail.
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.PENDING: frozenset({Phase.PREPARING, Phase.SUCCEEDED, Phase.FAILED,
+    Phase.PENDING: frozenset({Phase.PREPARING, Phase.SUCCEEDED, Phase.ABORTED, Phase.FAILED,
                               Phase.ROLLING_BACK}),
     Phase.PREPARING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.SHIFTING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),

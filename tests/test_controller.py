@@ -437,3 +437,13 @@ def test_the_old_controller_stops_when_taken_over() -> None:
     assert "taken over by other-host:42" in (run.controller.record.reason or "")
     assert run.store.load("app-1").phase == Phase.BAKING  # ...and wrote nothing
     assert run.target.history == [10]
+
+
+def test_a_signal_before_preflight_aborts_with_nothing_to_undo() -> None:
+    run = Run(plan_canary(10, 60))
+    run.stop.request("aborted by SIGINT")
+    record = run.go()
+    assert (record.outcome, record.exit_code, record.phase) == (
+        Outcome.ABORTED, ExitCode.ABORTED, Phase.ABORTED)
+    assert run.target.calls == []
+    assert run.store.locks == {}

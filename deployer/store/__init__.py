@@ -21,6 +21,14 @@ class RunNotFound(StoreError):
     exit_code = ExitCode.INVALID
 
 
+def holds_the_target(store: Store, run_id: str) -> bool:
+    """A lock holder keeps its target while its run has not ended (or is unknown: gone)."""
+    try:
+        return not store.load(run_id).terminal
+    except RunNotFound:
+        return False
+
+
 def open_store(url: str, settings: Settings | None = None) -> Store:
     """`file://DIR` (relative or absolute) or `dynamodb://TABLE`."""
     if url.startswith("file://"):

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from deployer.aws import AwsContext, error_code
 from deployer.errors import StoreError
 from deployer.record import RunRecord
-from deployer.store import RunNotFound, StoreConflict
+from deployer.store import RunNotFound, StoreConflict, holds_the_target
 
 if TYPE_CHECKING:
     from deployer.cli_options import Settings
@@ -139,15 +139,10 @@ class DynamoStore:
                     raise StoreError(f"cannot write to {self.table}: {exc}") from exc
             current = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
             holder = current["run_id"]["S"] if current else run_id
-            if current and self._still_active(holder):
+            if current and holds_the_target(self, holder):
                 return holder
         raise StoreError(f"the lock on {target_key} keeps changing; try again")
 
-    def _still_active(self, run_id: str) -> bool:
-        try:
-            return not self.load(run_id).terminal
-        except RunNotFound:
-            return False
 
     def release_lock(self, target_key: str, run_id: str) -> None:
         try:

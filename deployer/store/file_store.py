@@ -19,7 +19,7 @@ from typing import Any
 
 from deployer.errors import StoreError
 from deployer.record import RunRecord
-from deployer.store import RunNotFound, StoreConflict
+from deployer.store import RunNotFound, StoreConflict, holds_the_target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -136,16 +136,11 @@ class FileStore:
             path = self._lock_path(target_key)
             with contextlib.suppress(FileNotFoundError):
                 holder = self._read(path).get("run_id")
-                if holder and holder != run_id and self._still_active(str(holder)):
+                if holder and holder != run_id and holds_the_target(self, str(holder)):
                     return str(holder)
             self._write(path, {"target": target_key, "run_id": run_id, "expires_at": expires_at})
             return None
 
-    def _still_active(self, run_id: str) -> bool:
-        try:
-            return not self.load(run_id).terminal
-        except RunNotFound:
-            return False
 
     def release_lock(self, target_key: str, run_id: str) -> None:
         with self._mutex():
