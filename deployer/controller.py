@@ -10,13 +10,8 @@ continues from the record plus what AWS reports (SPEC §5, §6).
 from __future__ import annotations
 
 import math
-import os
-import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from threading import Event
-from typing import Any
 
 from deployer.durations import format_duration
 from deployer.errors import (
@@ -27,18 +22,14 @@ from deployer.errors import (
     PreflightError,
     StoreError,
 )
+from deployer.hook_runner import HookRunner
+from deployer.journal import LeaseLost, RunJournal
 from deployer.logs import get_logger
 from deployer.plan_model import ReleasePlan
-from deployer.ports import Check, Clock, Hook, HookResult, Notifier, Observer, Store, TrafficTarget
+from deployer.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.signals import StopSignal
-from deployer.store import StoreConflict
 from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
-
-
-class LeaseLost(StoreError):
-    """Another controller took this run over."""
-
 
 DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
@@ -68,17 +59,9 @@ class Parts:
     observer: Observer
 
 
-@dataclass(slots=True)
-class _RunningHook:
-    hook: Hook
-    future: Future[HookResult]
-    cancel: Event
-
-
 class Controller:
     def __init__(self, record: RunRecord, steps: Sequence[Step], timings: Timings,
                  parts: Parts, stop: StopSignal) -> None:
-        self.record = record
         self.steps = tuple(steps)
         self.timings = timings
         self.parts = parts
@@ -87,13 +70,16 @@ class Controller:
         self.store = parts.store
         self.stop = stop
         self.log = get_logger(run_id=record.run_id)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        lease = max(LEASE_MIN_SECONDS, 3 * timings.poll_every / parts.clock.time_scale)
+        self.journal = RunJournal(record, parts.store, parts.clock, parts.observer, lease)
         self._polls = 0
         self._last_check: float | None = None
-        self._lease_renewed = 0.0
         self._hook_index = 0
-        self._hook: _RunningHook | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hook")
+        self._hooks_running = HookRunner(stop.wake)
+
+    @property
+    def record(self) -> RunRecord:
+        return self.journal.record
 
     # ------------------------------------------------------------ loop
 
@@ -115,9 +101,7 @@ class Controller:
                     if not self.stop.requested:
                         self.stop.wake.clear()
         finally:
-            if self._hook is not None:
-                self._hook.cancel.set()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._hooks_running.close()
             self.parts.observer.close()
         return self.record
 
@@ -139,7 +123,7 @@ class Controller:
 
     def _tick(self) -> float:
         try:
-            self._take_requests()
+            self.journal.take_requests()
             if self.record.phase != Phase.ROLLING_BACK:
                 interruption = self._interruption()
                 if interruption is not None:
@@ -187,10 +171,10 @@ class Controller:
         """Continue a run whose controller died: reconcile the record with what AWS
         reports (never with memory), note the takeover, and go on from the phase."""
         previous = (self.record.lease or {}).get("owner", "unknown")
-        lease = "was still live" if self._lease_live() else "had expired"
-        self._claim()
+        lease = "was still live" if self.journal.lease_live() else "had expired"
+        self.journal.claim()
         record = self.record
-        self._event(f"taken over by {by} from {previous} (its lease {lease})")
+        self.journal.event(f"taken over by {by} from {previous} (its lease {lease})")
         if record.phase == Phase.PENDING:
             return  # nothing was changed yet: start from preflight
         self.target.preflight(resuming=True)
@@ -204,23 +188,7 @@ class Controller:
         elif record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
             raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
                         f"{expected:g}%; deployer left it alone")
-        self._event(f"resuming in {record.phase.value}: traffic reads {reading.detail}")
-
-    def _claim(self) -> None:
-        """Write our lease over the newest stored record (compare-and-swap)."""
-        for _ in range(10):
-            self.record.lease = {"owner": self.owner, "expires_at":
-                                 self.clock.wall().timestamp() + self._lease_seconds()}
-            try:
-                self.store.save(self.record)
-                return
-            except StoreConflict:
-                self.record = self.store.load(self.record.run_id)
-        raise StoreError(f"could not take over run {self.record.run_id}: it keeps changing")
-
-    def _lease_live(self) -> bool:
-        expires = (self.record.lease or {}).get("expires_at") or 0
-        return bool(expires > self.clock.wall().timestamp())
+        self.journal.event(f"resuming in {record.phase.value}: traffic reads {reading.detail}")
 
     # ------------------------------------------------------------ phases
 
@@ -228,7 +196,7 @@ class Controller:
         """Take the target's lock and run preflight; nothing changes in AWS here."""
         record = self.record
         holder = self.store.acquire_lock(record.target_key, record.run_id,
-                                         self.clock.wall().timestamp() + self._lease_seconds())
+                                         self.clock.wall().timestamp() + self.journal.lease_seconds)
         if holder is not None:
             self._finish(Outcome.REFUSED, Phase.FAILED,
                          f"run {holder} holds {record.target_key}",
@@ -244,8 +212,8 @@ class Controller:
                          f"all traffic is already on version {record.target.get('new_version')}"
                          ": nothing to do", ExitCode.SUCCEEDED)
             return 0.0
-        self._move(Phase.PREPARING, stage="prepare")
-        self._event("run started")
+        self.journal.move(Phase.PREPARING, stage="prepare")
+        self.journal.event("run started")
         self.parts.notifier.publish("started", self.record)
         return 0.0
 
@@ -253,8 +221,8 @@ class Controller:
         if self.record.stage == "prepare":
             self.target.prepare()
             self.record.target = self.target.describe()
-            self._event(f"new version ready: {self.record.target.get('new_version')}")
-            self._move(Phase.PREPARING, stage="before_traffic")
+            self.journal.event(f"new version ready: {self.record.target.get('new_version')}")
+            self.journal.move(Phase.PREPARING, stage="before_traffic")
             return 0.0
         return self._hooks(self.parts.before_traffic, "before_traffic",
                            then=lambda: self._enter_step(0), watch_checks=False)
@@ -265,20 +233,20 @@ class Controller:
         self._polls = 0
         if index >= len(self.steps):
             self._hook_index = 0
-            self._move(Phase.PROMOTING, stage="after_traffic")
+            self.journal.move(Phase.PROMOTING, stage="after_traffic")
             return
         step = self.steps[index]
         phase = {Shift: Phase.SHIFTING, Bake: Phase.BAKING,
                  Approve: Phase.AWAITING_APPROVAL}[type(step)]
-        self._move(phase)
+        self.journal.move(phase)
         if isinstance(step, Approve):
-            self._event(f"waiting for approval (timeout {format_duration(step.timeout)}): "
+            self.journal.event(f"waiting for approval (timeout {format_duration(step.timeout)}): "
                         f"deployer approve {self.record.run_id}")
             self.parts.notifier.publish("approval_requested", self.record)
 
     def _step(self) -> float:
-        if self._pending("promote_full"):
-            self._handled("promote_full", "promoting to 100% now (promote --full)")
+        if self.record.pending("promote_full"):
+            self.journal.handled("promote_full", "promoting to 100% now (promote --full)")
             if self.record.weight != FULL:
                 self._shift(FULL)
             self._enter_step(len(self.steps))
@@ -290,8 +258,8 @@ class Controller:
             self._enter_step(index + 1)
             return 0.0
         if isinstance(step, Bake):
-            if self._pending("promote"):
-                self._handled("promote", "bake skipped by operator")
+            if self.record.pending("promote"):
+                self.journal.handled("promote", "bake skipped by operator")
                 self._enter_step(index + 1)
                 return 0.0
             delay = self._wait(step.seconds, f"bake {format_duration(step.seconds)}")
@@ -300,9 +268,9 @@ class Controller:
                 return 0.0
             return delay
         for action in ("approve", "promote"):  # promote during an approval approves it
-            if self._pending(action):
-                request = self._pending(action) or {}
-                self._handled(action, f"approved by {request.get('by') or 'an operator'}"
+            if self.record.pending(action):
+                request = self.record.pending(action) or {}
+                self.journal.handled(action, f"approved by {request.get('by') or 'an operator'}"
                               + (f": {request['reason']}" if request.get("reason") else ""))
                 self._enter_step(index + 1)
                 return 0.0
@@ -310,7 +278,7 @@ class Controller:
         if delay is not None:
             return delay
         if step.on_timeout == OnTimeout.PROMOTE:
-            self._event(f"approval timed out after {format_duration(step.timeout)}: "
+            self.journal.event(f"approval timed out after {format_duration(step.timeout)}: "
                         "promoting (on_timeout: promote)")
             self._enter_step(index + 1)
             return 0.0
@@ -322,10 +290,10 @@ class Controller:
         # Write-ahead: a controller that dies between this save and the read-back leaves
         # a record that says what may have landed, so a takeover can recognise it.
         self.record.requested_weight = weight
-        self._save()
+        self.journal.save()
         reading = self.target.shift(weight)
         self.record.weight = reading.new_weight
-        self._event(f"shifted to {weight:g}% (read back: {reading.detail})")
+        self.journal.event(f"shifted to {weight:g}% (read back: {reading.detail})")
         if weight >= FULL:
             self.parts.notifier.publish("promoted", self.record)
 
@@ -333,7 +301,7 @@ class Controller:
         stage = self.record.stage
         if stage == "after_traffic":
             return self._hooks(self.parts.after_traffic, "after_traffic",
-                               then=lambda: self._move(Phase.PROMOTING, stage="final_bake"),
+                               then=lambda: self.journal.move(Phase.PROMOTING, stage="final_bake"),
                                watch_checks=True)
         if stage == "final_bake":
             return self._wait_then(self.timings.final_bake,
@@ -351,16 +319,16 @@ class Controller:
 
     def _wait_then(self, seconds: float, label: str, next_stage: str) -> float:
         for action in ("promote", "promote_full"):
-            if self._pending(action):
-                self._handled(action, f"{label} skipped by operator")
+            if self.record.pending(action):
+                self.journal.handled(action, f"{label} skipped by operator")
                 self.record.wait_started = None
-                self._move(Phase.PROMOTING, stage=next_stage)
+                self.journal.move(Phase.PROMOTING, stage=next_stage)
                 return 0.0
         delay = self._wait(seconds, label)
         if delay is not None:
             return delay
         self.record.wait_started = None
-        self._move(Phase.PROMOTING, stage=next_stage)
+        self.journal.move(Phase.PROMOTING, stage=next_stage)
         return 0.0
 
     def _wait(self, seconds: float, label: str) -> float | None:
@@ -371,8 +339,8 @@ class Controller:
         if self.record.wait_started is None:
             self.record.wait_started = now
             self._polls = 0
-            self._save()
-            self._event(f"{label} started")
+            self.journal.save()
+            self.journal.event(f"{label} started")
         elapsed = now - self.record.wait_started
         finished = elapsed >= seconds
         # A poll that ran less than one interval ago (the end of the previous bake, a
@@ -387,7 +355,7 @@ class Controller:
             return None
         remaining = seconds - elapsed
         self.parts.observer.tick(self.record, remaining)
-        self._renew_lease_if_due()
+        self.journal.renew_if_due()
         return min(self.timings.poll_every, remaining)
 
     def _evaluate_checks(self, now: float) -> None:
@@ -402,8 +370,8 @@ class Controller:
         expected = self.record.weight
         if reading.new_weight is None or expected is None or not math.isclose(
                 reading.new_weight, expected, abs_tol=WEIGHT_TOLERANCE):
-            self._take_requests()
-            if self._pending("abort"):
+            self.journal.take_requests()
+            if self.record.pending("abort"):
                 return  # an emergency rollback got there first; the next tick aborts
             raise Drift(f"drift: traffic now reads {reading.detail}; deployer last set "
                         f"{expected if expected is not None else 0:g}% on the new version. "
@@ -413,36 +381,29 @@ class Controller:
 
     def _hooks(self, hooks: Sequence[Hook], stage: str, then: Callable[[], None],
                watch_checks: bool) -> float:
-        running = self._hook
-        if running is None:
+        if not self._hooks_running.busy:
             if self._hook_index >= len(hooks):
                 self._hook_index = 0
                 then()
                 return 0.0
             hook = hooks[self._hook_index]
-            cancel = Event()
-            future = self._executor.submit(hook.run, self._hook_context(stage), cancel)
-            future.add_done_callback(lambda _: self.stop.wake.set())
-            self._hook = running = _RunningHook(hook, future, cancel)
-            self._event(f"{stage} hook started: {hook.name}")
-        if not running.future.done():
+            self._hooks_running.start(hook, self._hook_context(stage))
+            self.journal.event(f"{stage} hook started: {hook.name}")
+        done = self._hooks_running.finished()
+        if done is None:
             if watch_checks:
                 self._evaluate_checks(self.clock.now())
-            self._renew_lease_if_due()
+            self.journal.renew_if_due()
             return self.timings.poll_every
-        self._hook = None
-        try:
-            result = running.future.result()
-        except Exception as exc:  # a hook that crashes has failed, nothing more
-            result = HookResult(False, f"hook crashed: {type(exc).__name__}: {exc}")
-        self.record.hooks.append({"stage": stage, "hook": running.hook.name,
+        hook, result = done
+        self.record.hooks.append({"stage": stage, "hook": hook.name,
                                   "succeeded": result.succeeded, "summary": result.summary,
-                                  "output": result.output, "at": self._now_iso()})
+                                  "output": result.output, "at": self.journal.now_iso()})
         if not result.succeeded:
-            self._begin_rollback(f"{stage} hook {running.hook.name} failed: {result.summary}",
+            self._begin_rollback(f"{stage} hook {hook.name} failed: {result.summary}",
                                  Outcome.ROLLED_BACK)
             return 0.0
-        self._event(f"{stage} hook passed: {running.hook.name} ({result.summary})")
+        self.journal.event(f"{stage} hook passed: {hook.name} ({result.summary})")
         self._hook_index += 1
         return 0.0
 
@@ -457,9 +418,9 @@ class Controller:
     def _interruption(self) -> tuple[str, Outcome] | None:
         if self.stop.requested:
             return self.stop.reason or "aborted", Outcome.ABORTED
-        abort = self._pending("abort")
+        abort = self.record.pending("abort")
         if abort is not None:
-            self._handled("abort", "abort taken")
+            self.journal.handled("abort", "abort taken")
             who = abort.get("by") or "an operator"
             why = f": {abort['reason']}" if abort.get("reason") else ""
             return f"aborted by {who}{why}", Outcome.ABORTED
@@ -473,13 +434,11 @@ class Controller:
             phase = Phase.ABORTED if outcome == Outcome.ABORTED else Phase.FAILED
             self._finish(outcome, phase, reason, EXIT_CODES[outcome])
             return
-        if self._hook is not None:
-            self._hook.cancel.set()
-            self._hook = None
+        self._hooks_running.cancel()
         self.record.reason = reason
         self.record.wait_started = None
-        self._move(Phase.ROLLING_BACK, stage=outcome.value)
-        self._event(f"rolling back: {reason}")
+        self.journal.move(Phase.ROLLING_BACK, stage=outcome.value)
+        self.journal.event(f"rolling back: {reason}")
 
     def _rollback(self) -> float:
         if self.record.requested_weight is None:
@@ -489,7 +448,7 @@ class Controller:
         else:
             reading = self.target.rollback()
         self.record.weight = reading.new_weight
-        self._event(f"traffic restored: {reading.detail}")
+        self.journal.event(f"traffic restored: {reading.detail}")
         try:
             self.target.discard_new()
         except DeployerError as exc:
@@ -508,11 +467,11 @@ class Controller:
         record.outcome = outcome
         record.exit_code = int(exit_code)
         record.reason = reason
-        record.ended_at = self._now_iso()
+        record.ended_at = self.journal.now_iso()
         record.stage = None
         record.wait_started = None
-        self._move(phase)
-        self._event(f"run {outcome.value}" + (f": {reason}" if reason else ""))
+        self.journal.move(phase)
+        self.journal.event(f"run {outcome.value}" + (f": {reason}" if reason else ""))
         try:
             self.store.release_lock(record.target_key, record.run_id)
         except StoreError as exc:
@@ -524,81 +483,6 @@ class Controller:
             return self.target.read().detail
         except DeployerError as exc:
             return f"unreadable: {exc.message}"
-
-    # ------------------------------------------------------------ operator requests
-
-    def _take_requests(self) -> None:
-        try:
-            stored = self.store.load(self.record.run_id)
-        except StoreError as exc:
-            self.log.warning("store_read_failed", error=exc.message)
-            return
-        self._merge_requests(stored)
-
-    def _merge_requests(self, stored: RunRecord) -> None:
-        known = {r["id"]: r for r in self.record.requests}
-        for request in stored.requests:
-            if request["id"] not in known:
-                self.record.requests.append(dict(request))
-                self._event(f"request received: {request['action']} from "
-                            f"{request.get('by') or 'an operator'}", save=False,
-                            request=request["id"])
-
-    def _pending(self, action: str) -> dict[str, Any] | None:
-        for request in self.record.requests:
-            if request["action"] == action and not request.get("handled"):
-                return request
-        return None
-
-    def _handled(self, action: str, note: str) -> None:
-        request = self._pending(action)
-        if request is not None:
-            request["handled"] = True
-            request["note"] = note
-            self._event(note, request=request["id"])
-
-    # ------------------------------------------------------------ persistence
-
-    def _move(self, phase: Phase, stage: str | None = None) -> None:
-        self.record.move_to(phase)
-        self.record.stage = stage
-        self._save()
-
-    def _event(self, message: str, *, save: bool = True, **details: Any) -> None:
-        self.record.add_event(self.clock.wall(), message, **details)
-        self.log.info(message, phase=self.record.phase.value, weight=self.record.weight,
-                      step=self.record.step_index, **details)
-        self.parts.observer.event(self.record, message)
-        if save:
-            self._save()
-
-    def _now_iso(self) -> str:
-        return self.clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def _lease_seconds(self) -> float:
-        return max(LEASE_MIN_SECONDS, 3 * self.timings.poll_every / self.clock.time_scale)
-
-    def _renew_lease_if_due(self) -> None:
-        if self.clock.wall().timestamp() - self._lease_renewed > self._lease_seconds() / 3:
-            self._save()
-
-    def _save(self) -> None:
-        wall = self.clock.wall().timestamp()
-        self.record.lease = {"owner": self.owner, "expires_at": wall + self._lease_seconds()}
-        for _ in range(5):
-            try:
-                self.store.save(self.record)
-                self._lease_renewed = wall
-                return
-            except StoreConflict:
-                stored = self.store.load(self.record.run_id)
-                owner = (stored.lease or {}).get("owner")
-                if owner not in (None, self.owner):  # operators' writes keep our lease
-                    raise LeaseLost(f"run {stored.run_id} was taken over by {owner}; this "
-                                    "controller stopped without touching traffic") from None
-                self._merge_requests(stored)
-                self.record.version = stored.version
-        raise StoreError(f"could not save run {self.record.run_id}: it keeps changing")
 
 
 def _same(a: float | None, b: float | None) -> bool:

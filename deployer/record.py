@@ -129,6 +129,27 @@ class RunRecord:
         self.events.append(event)
         return event
 
+    # Operator requests: appended by `approve` / `promote` / `abort` (compare-and-swap),
+    # merged in by the controller, marked handled once acted on.
+
+    def merge_requests(self, stored: RunRecord) -> list[dict[str, Any]]:
+        """Take the requests `stored` has and this record does not; return them."""
+        known = {r["id"] for r in self.requests}
+        fresh = [dict(r) for r in stored.requests if r["id"] not in known]
+        self.requests.extend(fresh)
+        return fresh
+
+    def pending(self, action: str) -> dict[str, Any] | None:
+        return next((r for r in self.requests
+                     if r["action"] == action and not r.get("handled")), None)
+
+    def mark_handled(self, action: str, note: str) -> dict[str, Any] | None:
+        request = self.pending(action)
+        if request is not None:
+            request["handled"] = True
+            request["note"] = note
+        return request
+
     def move_to(self, phase: Phase) -> None:
         if phase != self.phase and phase not in TRANSITIONS[self.phase]:
             raise ValueError(f"illegal transition {self.phase} -> {phase}")

@@ -385,7 +385,7 @@ def successor(run: Run) -> Controller:
                   store=run.store, clock=run.clock, notifier=run.notifier,
                   observer=NullObserver())
     successor = Controller(record, run.steps, Timings(POLL, 0, 0), parts, StopSignal())
-    successor.owner = "other-host:42"
+    successor.journal.owner = "other-host:42"
     return successor
 
 

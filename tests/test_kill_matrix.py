@@ -105,7 +105,7 @@ def run_with_kill(scenario: Scenario, at: int | None, label: str
     world.target = type(world.target)(world.target.spec, aws, clock,  # type: ignore[attr-defined]
                                       stored.target)
     successor = controller_for(scenario, world, store, clock, stored)
-    successor.owner = "successor:2"
+    successor.journal.owner = "successor:2"
     return successor.resume("tester"), world, switch, True
 
 
