@@ -367,14 +367,13 @@ class Controller:
 
     def _check_drift(self) -> None:
         reading = self.target.read()
-        expected = self.record.weight
-        if reading.new_weight is None or expected is None or not math.isclose(
-                reading.new_weight, expected, abs_tol=WEIGHT_TOLERANCE):
+        expected = self.record.weight if self.record.weight is not None else 0.0
+        if not _same(reading.new_weight, expected):
             self.journal.take_requests()
             if self.record.pending("abort"):
                 return  # an emergency rollback got there first; the next tick aborts
             raise Drift(f"drift: traffic now reads {reading.detail}; deployer last set "
-                        f"{expected if expected is not None else 0:g}% on the new version. "
+                        f"{expected:g}% on the new version. "
                         "Someone else changed it; deployer left it alone")
 
     # ------------------------------------------------------------ hooks

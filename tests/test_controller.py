@@ -447,3 +447,12 @@ def test_a_signal_before_preflight_aborts_with_nothing_to_undo() -> None:
         Outcome.ABORTED, ExitCode.ABORTED, Phase.ABORTED)
     assert run.target.calls == []
     assert run.store.locks == {}
+
+
+def test_an_approval_before_any_traffic() -> None:
+    run = Run((Approve(3600), Shift(100)))
+    run.clock.at(400, lambda: run.store.add_request("app-1", "approve", by="ops"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED, record.reason
+    assert run.target.history == [100]
+    assert "read" in run.target.calls  # traffic was still checked while waiting at 0%

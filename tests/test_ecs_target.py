@@ -154,8 +154,25 @@ def test_listener_forwarding_elsewhere_is_refused(world: EcsWorld) -> None:
         {"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": world.blue_group, "Weight": 100},
             {"TargetGroupArn": other, "Weight": 0}]}}])
-    with pytest.raises(PreflightError, match="not exactly the blue and green"):
+    with pytest.raises(PreflightError, match=r"not exactly the blue and green services' "
+                                             r"groups \(missing the green group; also "
+                                             r"forwards to targetgroup/other/"):
         target_for(world).preflight(resuming=False)
+
+
+def test_a_listener_forwarding_to_one_group_only_is_refused_with_a_fix(world: EcsWorld
+                                                                        ) -> None:
+    boto3.client("elbv2").modify_listener(ListenerArn=world.listener, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": world.blue_group}])
+    with pytest.raises(PreflightError, match="missing the green group") as caught:
+        target_for(world).preflight(resuming=False)
+    assert "weight 0" in (caught.value.hint or "")
+
+
+def test_services_may_be_named_by_arn(world: EcsWorld) -> None:
+    arns = {colour: world.service(colour)["serviceArn"] for colour in ("blue", "green")}
+    target = ready(world, services=arns)
+    assert target.shift(50).new_weight == 50
 
 
 @pytest.mark.parametrize(("changes", "message"), [

@@ -84,10 +84,16 @@ class EcsAlbTarget:
         if not weights:
             raise PreflightError(f"{self.production.label} has no single forward action")
         if len(weights) > MAX_GROUPS or set(weights) != set(groups.values()):
+            missing = [c for c in COLOURS if groups[c] not in weights]
+            extra = [arn.rsplit(":", 1)[-1] for arn in weights if arn not in groups.values()]
+            detail = "; ".join(filter(None, [
+                f"missing the {' and '.join(missing)} group" if missing else "",
+                f"also forwards to {', '.join(extra)}" if extra else ""]))
             raise PreflightError(
-                f"{self.production.label} forwards to {len(weights)} target group(s) that are "
-                "not exactly the blue and green services' groups",
-                hint="its forward action must hold the two services' target groups only")
+                f"{self.production.label} forwards to target groups that are not exactly the "
+                f"blue and green services' groups ({detail})",
+                hint="make its forward action hold both services' target groups, e.g. the "
+                     "live one at weight 100 and the idle one at weight 0")
         if self.test is not None:
             test_groups = self.test.read()
             if not test_groups or not set(test_groups) <= set(groups.values()):

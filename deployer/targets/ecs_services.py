@@ -43,8 +43,10 @@ class EcsServices:
             if "ClusterNotFound" in str(exc):
                 raise PreflightError(f"cluster {self.spec.cluster} does not exist") from None
             raise TargetError(f"cannot read services: {exc}") from exc
-        by_name = {s["serviceName"]: dict(s) for s in found.get("services", [])
-                   if s.get("status") == "ACTIVE"}
+        by_name: dict[str, dict[str, Any]] = {}
+        for service in found.get("services", []):
+            if service.get("status") == "ACTIVE":  # a plan may name a service or its ARN
+                by_name[service["serviceName"]] = by_name[service["serviceArn"]] = dict(service)
         missing = [n for n in names.values() if n not in by_name]
         if missing:
             raise PreflightError(f"service {', '.join(missing)} not found (or not ACTIVE) in "
