@@ -33,6 +33,9 @@ STRATEGIES: list[dict[str, Any]] = [
     {"steps": [{"shift": 5}, {"bake": 120}, {"approve": {"timeout": 600,
                                                         "on_timeout": "promote"}},
                {"shift": 50}, {"bake": 60}, {"shift": 100}]},
+    {"blue_green": {"approve": {"timeout": 300, "on_timeout": "promote"}}},
+    {"steps": [{"approve": {"timeout": 120, "on_timeout": "promote"}}, {"shift": 30},
+               {"bake": 60}, {"shift": 100}, {"bake": 120}]},
     *({"preset": name} for name in sorted(PRESETS)),
 ]
 POLL = 30.0  # fewer ticks for long presets; reaction is still within one poll
