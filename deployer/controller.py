@@ -221,6 +221,12 @@ class Controller:
         if self.record.stage == "prepare":
             self.target.prepare()
             self.record.target = self.target.describe()
+            if self.target.already_done():  # e.g. publishing $LATEST gave the stable version
+                self._finish(Outcome.SUCCEEDED, Phase.SUCCEEDED,
+                             f"all traffic is already on version "
+                             f"{self.record.target.get('new_version')}: nothing to do",
+                             ExitCode.SUCCEEDED)
+                return 0.0
             self.journal.event(f"new version ready: {self.record.target.get('new_version')}")
             self.journal.move(Phase.PREPARING, stage="before_traffic")
             return 0.0

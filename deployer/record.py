@@ -47,7 +47,7 @@ _WORKING = frozenset({Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Pha
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING: frozenset({Phase.PREPARING, Phase.SUCCEEDED, Phase.ABORTED, Phase.FAILED,
                               Phase.ROLLING_BACK}),
-    Phase.PREPARING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
+    Phase.PREPARING: frozenset({*_WORKING, Phase.SUCCEEDED, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.SHIFTING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.BAKING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.AWAITING_APPROVAL: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),

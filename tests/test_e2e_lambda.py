@@ -163,3 +163,18 @@ def test_invalid_plan_exits_2(world: LambdaWorld, plan_file: Callable[..., str],
     assert result.returncode == 2
     assert "strategy.canary.weight: weight 0 is out of range" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rerun_of_a_publish_plan_is_a_noop(world: LambdaWorld, tmp_path: Path,
+                                           cli: Cli) -> None:
+    plan = tmp_path / "publish.yaml"
+    plan.write_text(PLAN.format(name=world.function, function=world.function,
+                                version=world.new, strategy="  all_at_once: {}",
+                                final_bake="0s", alarm=world.alarms[0], extra="")
+                    .replace(f'version: "{world.new}"', "publish: true"))
+    assert finish(cli.rollout(str(plan)))[0] == 0
+    released = world.alias_state()
+    again = cli.run("rollout", str(plan), "--report", str(cli.report))
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in cli.report_document()["reason"]
+    assert world.alias_state() == released

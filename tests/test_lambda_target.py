@@ -154,3 +154,13 @@ def test_code_from_s3_updates_waits_and_publishes(world: LambdaWorld) -> None:
     config = boto3.client("lambda").get_function_configuration(FunctionName=world.function,
                                                                Qualifier=new)
     assert config["Description"] == "published by deployer"
+
+
+def test_publishing_an_unchanged_latest_is_already_done(world: LambdaWorld) -> None:
+    lam = boto3.client("lambda")
+    lam.update_alias(FunctionName=world.function, Name=world.alias, FunctionVersion="3")
+    target = target_for(world, publish=True)
+    target.preflight(resuming=False)
+    target.prepare()
+    assert target.describe()["new_version"] == "3"
+    assert target.already_done()

@@ -101,8 +101,7 @@ class LambdaAliasTarget:
         if self.new is None:
             self.new = self.versions.publish_new()
             if self.new == self.stable:
-                raise PreflightError(f"publishing gave version {self.new}, which is already "
-                                     "the stable version: there is nothing new to ship")
+                return  # Lambda published nothing new: already_done() says so
             assert self.stable is not None
             self.versions.require_compatible(self.stable, self.new)
         assert self.stable is not None
