@@ -66,6 +66,11 @@ class CheckFailed(DeployerError):
     exit_code = ExitCode.ROLLED_BACK
 
 
+class NewVersionUnhealthy(CheckFailed):
+    """The new version never became ready for traffic (tasks unhealthy, provisioned
+    concurrency failed): a bad release, rolled back like an alarm."""
+
+
 class Drift(DeployerError):
     """Someone else changed the traffic weights while the run owned them."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from deployer.errors import Drift, PreflightError, TargetError
+from deployer.errors import Drift, NewVersionUnhealthy, PreflightError, TargetError
 from deployer.ports import CheckResult, HookResult, TrafficReading
 from deployer.progress import QuietObserver
 from deployer.record import RunRecord
@@ -58,6 +58,7 @@ class FakeTarget:
         self.refuse: str | None = None
         self.done = False
         self.outsider: float | None = None
+        self.unhealthy: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "fake", "stable_version": "1", "new_version": "2"}
@@ -75,6 +76,8 @@ class FakeTarget:
 
     def prepare(self) -> None:
         self.calls.append("prepare")
+        if self.unhealthy:
+            raise NewVersionUnhealthy(self.unhealthy)
 
     def read(self) -> TrafficReading:
         self.calls.append("read")

@@ -456,3 +456,13 @@ def test_an_approval_before_any_traffic() -> None:
     assert record.outcome == Outcome.SUCCEEDED, record.reason
     assert run.target.history == [100]
     assert "read" in run.target.calls  # traffic was still checked while waiting at 0%
+
+
+def test_a_new_version_that_never_gets_healthy_is_rolled_back() -> None:
+    run = Run(plan_canary(10, 60))
+    run.target.unhealthy = "service shop-green was not stable and healthy within 600s"
+    record = run.go()
+    assert (record.outcome, record.exit_code) == (Outcome.ROLLED_BACK, ExitCode.ROLLED_BACK)
+    assert record.reason == "service shop-green was not stable and healthy within 600s"
+    assert run.target.history == []
+    assert "discard_new" in run.target.calls

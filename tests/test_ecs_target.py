@@ -15,7 +15,7 @@ import pytest
 
 from deployer.aws import AwsContext
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
-from deployer.errors import PreflightError, TargetError
+from deployer.errors import NewVersionUnhealthy, PreflightError
 from deployer.plan_model import EcsTarget
 from deployer.targets.alb_weights import alb_weights
 from deployer.targets.ecs_alb import EcsAlbTarget
@@ -196,5 +196,6 @@ def test_unhealthy_idle_colour_times_out(world: EcsWorld) -> None:
     target = target_for(world, healthy_within="1m")
     target.preflight(resuming=False)
     target.desired = 5  # only 2 targets are registered in the green group
-    with pytest.raises(TargetError, match="not stable and healthy within 60s: 2/5 targets"):
+    with pytest.raises(NewVersionUnhealthy,
+                       match="not stable and healthy within 60s: 2/5 targets"):
         target.prepare()

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from deployer.aws import AwsContext
-from deployer.errors import TargetError
+from deployer.errors import NewVersionUnhealthy
 from deployer.plan_model import LambdaTarget
 from deployer.targets.lambda_versions import PC_POLL, LambdaVersions
 from tests.fakes import FakeClock
@@ -59,7 +59,7 @@ def test_explicit_amount_and_failed_allocation() -> None:
     stubber.add_response("get_provisioned_concurrency_config",
                          pc_status("FAILED", 3, "init failed"), {"FunctionName": "f",
                                                                  "Qualifier": "2"})
-    with stubber, pytest.raises(TargetError, match="failed: init failed"):
+    with stubber, pytest.raises(NewVersionUnhealthy, match="failed: init failed"):
         subject.provision("1", "2")
 
 

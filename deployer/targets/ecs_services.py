@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext
-from deployer.errors import PreflightError, TargetError
+from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.logs import get_logger
 from deployer.plan_model import EcsTarget
 from deployer.ports import Clock
@@ -133,10 +133,10 @@ class EcsServices:
             if problem is None:
                 return
             if problem.startswith("failed"):
-                raise TargetError(f"service {service} {problem}")
+                raise NewVersionUnhealthy(f"service {service} {problem}")
             if self.clock.now() - started >= self.spec.healthy_within:
-                raise TargetError(f"service {service} was not stable and healthy within "
-                                  f"{self.spec.healthy_within:g}s: {problem}")
+                raise NewVersionUnhealthy(f"service {service} was not stable and healthy within "
+                                          f"{self.spec.healthy_within:g}s: {problem}")
             self.clock.sleep(HEALTH_POLL)
 
     def _unready(self, service: str, target_group: str, desired: int) -> str | None:

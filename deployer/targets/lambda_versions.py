@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.aws import AwsContext, error_code
-from deployer.errors import PreflightError, TargetError
+from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.logs import get_logger
 from deployer.plan_model import LambdaTarget
 from deployer.ports import Clock
@@ -147,11 +147,12 @@ class LambdaVersions:
             if status == "READY":
                 return
             if status == "FAILED":
-                raise TargetError(f"provisioned concurrency on version {version} failed: "
-                                  f"{config.get('StatusReason', 'no reason given')}")
+                raise NewVersionUnhealthy(f"provisioned concurrency on version {version} "
+                                          f"failed: {config.get('StatusReason', 'no reason')}")
             if self.clock.now() - started >= PC_READY_WITHIN:
-                raise TargetError(f"provisioned concurrency on version {version} was not READY "
-                                  f"within {PC_READY_WITHIN:.0f}s (status {status})")
+                raise NewVersionUnhealthy(f"provisioned concurrency on version {version} was "
+                                          f"not READY within {PC_READY_WITHIN:.0f}s "
+                                          f"(status {status})")
             self.clock.sleep(PC_POLL)
 
     def retire(self, stable: str) -> None:
