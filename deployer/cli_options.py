@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -71,6 +70,3 @@ def common_options(command: F) -> F:
         command = option(command)
     return command
 
-
-def environ_endpoint() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL")

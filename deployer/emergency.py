@@ -38,7 +38,7 @@ def emergency_rollback(loaded: LoadedPlan, settings: Settings, store: Store | No
                        to: str | None, by: str) -> tuple[TrafficReading, dict[str, Any]]:
     plan = loaded.plan
     clock = RealClock()
-    aws = aws_context(settings, plan.region, clock)
+    aws = aws_context(settings, plan.region)
     run = newest_run(store, target_key(plan, aws.region))
     state: dict[str, Any] = dict(run.target) if run else {}
     if run is not None and not run.terminal and store is not None:

@@ -6,10 +6,21 @@ from typing import Any
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
+from deployer.controller import Parts
 from deployer.hooks import build_hook
 from deployer.plan_model import ReleasePlan
-from deployer.ports import Clock, Hook, Notifier, TrafficTarget
+from deployer.ports import Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.record import RunRecord
+
+
+def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
+                observer: Observer, record: RunRecord | None = None) -> Parts:
+    """Everything a controller drives, for a new run or (with `record`) a resumed one."""
+    before, after = build_hooks(plan, aws, clock)
+    return Parts(target=build_target(plan, aws, clock, state=record.target if record else None),
+                 check=build_check(plan, aws, record), before_traffic=before,
+                 after_traffic=after, store=store, clock=clock,
+                 notifier=build_notifier(plan, aws), observer=observer)
 
 
 def target_key(plan: ReleasePlan, region: str | None) -> str:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from deployer.cli_options import Settings
 from deployer.clock import RealClock
-from deployer.controller import Controller, Parts, Timings
+from deployer.controller import Controller, Timings
 from deployer.errors import LockHeld
-from deployer.factory import build_check, build_hooks, build_notifier, build_target
+from deployer.factory import build_parts
 from deployer.operator import OperatorError, lease_alive, submit
 from deployer.plan_file import LoadedPlan, validate_plan
 from deployer.ports import Observer, Store
@@ -38,16 +38,10 @@ def resume_run(store: Store, run_id: str, settings: Settings, by: str, *, force:
     loaded: LoadedPlan = validate_plan(record.plan, SourceMap(), f"<run {run_id}>")
     plan = loaded.plan
     clock = RealClock(record.time_scale)
-    region = settings.region or plan.region or record.target.get("region")
-    aws = aws_context(Settings(store=settings.store, region=region, profile=settings.profile,
-                               endpoint_url=settings.endpoint_url), plan.region, clock)
+    aws = aws_context(settings, plan.region, record.target.get("region"))
     steps = compile_strategy(plan.strategy)
-    before, after = build_hooks(plan, aws, clock)
     observer: Observer = LiveProgress(len(steps)) if live else QuietObserver()
-    parts = Parts(target=build_target(plan, aws, clock, state=record.target),
-                  check=build_check(plan, aws, record), before_traffic=before,
-                  after_traffic=after, store=store, clock=clock,
-                  notifier=build_notifier(plan, aws), observer=observer)
+    parts = build_parts(plan, aws, clock, store, observer, record)
     stop = StopSignal()
     with stop.installed():
         return Controller(record, steps, Timings.of(plan), parts, stop).resume(by)

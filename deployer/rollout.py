@@ -14,9 +14,9 @@ from typing import Any
 from deployer.aws import AwsContext
 from deployer.cli_options import Settings
 from deployer.clock import RealClock, iso
-from deployer.controller import Controller, Parts, Timings
+from deployer.controller import Controller, Timings
 from deployer.errors import DeployerError, ExitCode
-from deployer.factory import build_check, build_hooks, build_notifier, build_target, target_key
+from deployer.factory import build_check, build_parts, build_target, target_key
 from deployer.operator import local_identity
 from deployer.plan_file import LoadedPlan
 from deployer.ports import Clock, Observer
@@ -37,8 +37,11 @@ class RolloutOptions:
     prompt: bool = False  # answer approvals at this terminal too
 
 
-def aws_context(settings: Settings, plan_region: str | None, clock: Clock) -> AwsContext:
-    return AwsContext(region=settings.region or plan_region, profile=settings.profile,
+def aws_context(settings: Settings, *fallback_regions: str | None) -> AwsContext:
+    """--region wins, then the given regions in order (the plan's, a run's), then the
+    environment and the profile."""
+    region = next((r for r in (settings.region, *fallback_regions) if r), None)
+    return AwsContext(region=region, profile=settings.profile,
                       endpoint_url=settings.endpoint_url)
 
 
@@ -58,17 +61,15 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     """Run the plan; None for a dry run (which only resolves and preflights)."""
     plan = loaded.plan
     clock = RealClock(options.time_scale)
-    aws = aws_context(settings, plan.region, clock)
-    target = build_target(plan, aws, clock)
-    check = build_check(plan, aws)
+    aws = aws_context(settings, plan.region)
     if options.dry_run:
+        target, check = build_target(plan, aws, clock), build_check(plan, aws)
         target.preflight(resuming=False)
         check.start()
         print(json.dumps({"dry_run": True, "target": target.describe(),
                           "already_done": target.already_done()}, indent=2))
         return None
     store = open_store(settings.store, settings)
-    before, after = build_hooks(plan, aws, clock)
     steps = compile_strategy(plan.strategy)
     record = new_record(loaded, target_key(plan, aws.region), clock)
     store.create(record)
@@ -77,9 +78,7 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
         from deployer.prompt import InlineApproval, Observers
 
         observer = Observers(observer, InlineApproval(store, local_identity()))
-    parts = Parts(target=target, check=check, before_traffic=before, after_traffic=after,
-                  store=store, clock=clock, notifier=build_notifier(plan, aws),
-                  observer=observer)
+    parts = build_parts(plan, aws, clock, store, observer)
     stop = StopSignal()
     with stop.installed():
         record = Controller(record, steps, Timings.of(plan), parts, stop).run()
