@@ -214,6 +214,11 @@ class Controller:
             return 0.0
         self.journal.move(Phase.PREPARING, stage="prepare")
         self.journal.event("run started")
+        blind = sorted(n for n, state in record.alarms.items() if state == "INSUFFICIENT_DATA")
+        if blind:  # the CodeDeploy complaint: alarms with no data that protect nothing
+            self.journal.event(f"warning: alarm {', '.join(blind)} has INSUFFICIENT_DATA and "
+                               "protects nothing until it gets data (checks.insufficient_data:"
+                               " fail makes that a failure)")
         self.parts.notifier.publish("started", self.record)
         return 0.0
 

@@ -466,3 +466,12 @@ def test_a_new_version_that_never_gets_healthy_is_rolled_back() -> None:
     assert record.reason == "service shop-green was not stable and healthy within 600s"
     assert run.target.history == []
     assert "discard_new" in run.target.calls
+
+
+def test_alarms_without_data_are_called_out_at_the_start() -> None:
+    run = Run(plan_all_at_once())
+    run.check.states["errors"] = "INSUFFICIENT_DATA"
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert any(e.message.startswith("warning: alarm errors has INSUFFICIENT_DATA")
+               for e in record.events)
