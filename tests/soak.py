@@ -14,7 +14,7 @@ from deployer.controller import Controller, Parts, Timings
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
 from deployer.demo.world import LambdaWorld, create_lambda_world
 from deployer.plan_model import ChecksSpec, EcsTarget, LambdaTarget, StrategySpec
-from deployer.ports import Store, TrafficTarget
+from deployer.ports import TrafficTarget
 from deployer.record import RunRecord
 from deployer.signals import StopSignal
 from deployer.targets.ecs_alb import EcsAlbTarget
@@ -103,9 +103,7 @@ def build_world(scenario: Scenario, label: str, aws: AwsContext, clock: FakeCloc
                  EcsAlbTarget(spec, aws, clock), aws, list(ecs.alarms))
 
 
-def run_scenario(scenario: Scenario, fault_rate: float, label: str,
-                 store: Store | None = None,
-                 prepare: Callable[[AwsContext, Store], Store] | None = None
+def run_scenario(scenario: Scenario, fault_rate: float, label: str
                  ) -> tuple[RunRecord, World, FaultInjector]:
     aws = AwsContext(region="us-east-1", sleep=lambda seconds: None, botocore_attempts=1)
     clock = FakeClock()
@@ -115,13 +113,11 @@ def run_scenario(scenario: Scenario, fault_rate: float, label: str,
         faults.attach(aws.client(service))
     if scenario.alarm_at is not None:
         clock.at(scenario.alarm_at, world.alarm)
-    store = store or InMemoryStore()
+    store = InMemoryStore()
     record = RunRecord(run_id=f"run-{scenario.seed}-{label}", plan_name="soak",
                        target_key=f"k-{scenario.seed}-{label}", target={}, plan={},
                        started_at="t")
     store.create(record)
-    if prepare is not None:
-        store = prepare(aws, store)
     check = CloudWatchAlarms(ChecksSpec(alarms=world.alarms, poll_every=POLL), aws)
     parts = Parts(world.target, check, [], [], store, clock, RecordingNotifier(),
                   NullObserver())
