@@ -137,7 +137,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assu
     configure_logging(options.log_format, options.verbosity - (2 if quiet_logs else 0))
     prompt = live and sys.stdin.isatty() and not assume_yes
     record = run_rollout(loaded, options, RolloutOptions(
-        report=report, time_scale=time_scale, dry_run=dry_run, assume_yes=assume_yes,
+        report=report, time_scale=time_scale, dry_run=dry_run,
         live=live, prompt=prompt))
     return exit_code_of(record)
 

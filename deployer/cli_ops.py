@@ -23,12 +23,12 @@ reason_option = click.option("--reason", metavar="TEXT", help="Why (kept in the 
 
 def _store_and_identity() -> tuple[Settings, Store, str]:
     from deployer.aws import caller_arn
-    from deployer.operator import caller_identity
+    from deployer.operator import local_identity
     from deployer.store import open_store
 
     options = settings()
     store = open_store(options.store, options)
-    who = caller_identity(caller_arn(options.region, options.profile, options.endpoint_url))
+    who = caller_arn(options.region, options.profile, options.endpoint_url) or local_identity()
     return options, store, who
 
 

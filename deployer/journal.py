@@ -11,6 +11,7 @@ from typing import Any
 
 from deployer.errors import StoreError
 from deployer.logs import get_logger
+from deployer.operator import lease_alive
 from deployer.ports import Clock, Observer, Store
 from deployer.record import Phase, RunRecord
 from deployer.store import StoreConflict
@@ -65,8 +66,7 @@ class RunJournal:
         raise StoreError(f"could not take over run {self.record.run_id}: it keeps changing")
 
     def lease_live(self) -> bool:
-        expires = (self.record.lease or {}).get("expires_at") or 0
-        return bool(expires > self.clock.wall().timestamp())
+        return lease_alive(self.record, self.clock.wall().timestamp())
 
     def renew_if_due(self) -> None:
         if self.clock.wall().timestamp() - self._renewed > self.lease_seconds / 3:

@@ -41,10 +41,6 @@ def local_identity() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def caller_identity(aws_identity: str | None = None) -> str:
-    return aws_identity or local_identity()
-
-
 def lease_alive(record: RunRecord, now: float | None = None) -> bool:
     expires = (record.lease or {}).get("expires_at")
     moment = datetime.now(UTC).timestamp() if now is None else now

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from deployer.errors import PlanError
@@ -120,8 +119,6 @@ def apply_override(
                                         line_offset=index - 1, column_offset=len(name) + 1)
     except YamlProblems:
         value, value_map = text, SourceMap({(): Position(SET_SOURCE, index, len(name) + 2)})
-    except yaml.YAMLError:  # pragma: no cover - load_yaml wraps these
-        value, value_map = text, SourceMap()
     if text.strip() == "":
         value = ""
     container: Any = raw

@@ -32,7 +32,6 @@ class RolloutOptions:
     report: str | None = None
     time_scale: float = 1.0
     dry_run: bool = False
-    assume_yes: bool = False
     live: bool = False
     prompt: bool = False  # answer approvals at this terminal too
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext, error_code
-from deployer.errors import PreflightError, TargetError
+from deployer.errors import Drift, PreflightError, TargetError
 from deployer.plan_model import LambdaTarget
 from deployer.ports import Clock, TrafficReading
 from deployer.targets.lambda_versions import LambdaVersions
@@ -147,8 +147,6 @@ class LambdaAliasTarget:
             response = self.aws.call(self.client.update_alias, **kwargs)
         except ClientError as exc:
             if error_code(exc) == "PreconditionFailedException":
-                from deployer.errors import Drift
-
                 raise Drift(f"drift: alias {self.spec.alias} was changed by someone else "
                             "since deployer last read it") from None
             raise TargetError(f"UpdateAlias {self.spec.alias} failed: {exc}") from exc
