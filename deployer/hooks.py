@@ -19,13 +19,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext
+from deployer.hook_answer import HookStatus, judge_hook_answer
 from deployer.plan_model import HookSpec, HttpHookSpec
 from deployer.ports import Clock, HookResult
 
 OUTPUT_LIMIT = 4096
 LAMBDA_HOOK_TIMEOUT = 3600.0
 COMMAND_HOOK_TIMEOUT = 300.0
-DEFAULT_CALLBACK_DELAY = 30.0
 
 
 def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -33,7 +33,8 @@ def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
 
 
 class LambdaHook:
-    """Invoke a function; {"hookStatus": IN_PROGRESS} re-invokes after callBackDelay."""
+    """Invoke a function and judge its answer (deployer.hook_answer); IN_PROGRESS
+    re-invokes after callBackDelay until the hook's timeout."""
 
     def __init__(self, function: str, payload: dict[str, Any] | None, timeout: float,
                  aws: AwsContext, clock: Clock) -> None:
@@ -59,32 +60,18 @@ class LambdaHook:
             if response.get("FunctionError"):
                 return HookResult(False, f"function error ({response['FunctionError']})",
                                   truncate(body))
-            status, delay = _hook_status(body)
-            if status == "FAILED":
-                return HookResult(False, "hookStatus FAILED", truncate(body))
-            if status != "IN_PROGRESS":
-                return HookResult(True, f"hookStatus {status or 'none (success)'}",
-                                  truncate(body))
+            answer = judge_hook_answer(body)
+            if answer.status == HookStatus.FAILED:
+                return HookResult(False, answer.summary, truncate(body))
+            if answer.status == HookStatus.SUCCEEDED:
+                return HookResult(True, answer.summary, truncate(body))
+            delay = answer.callback_delay
             if self.clock.now() - started + delay > self.timeout:
                 return HookResult(False, f"still IN_PROGRESS after {self.timeout:g}s",
                                   truncate(body))
             self.clock.sleep(delay, cancel)
             if cancel.is_set():
                 return HookResult(False, "cancelled")
-
-
-def _hook_status(body: str) -> tuple[str | None, float]:
-    try:
-        answer = json.loads(body)
-    except json.JSONDecodeError:
-        return None, DEFAULT_CALLBACK_DELAY
-    if not isinstance(answer, dict):
-        return None, DEFAULT_CALLBACK_DELAY
-    status = answer.get("hookStatus")
-    delay = answer.get("callBackDelay", DEFAULT_CALLBACK_DELAY)
-    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
-        delay = DEFAULT_CALLBACK_DELAY
-    return (str(status) if status is not None else None), float(delay)
 
 
 class HttpHook:

@@ -42,11 +42,20 @@ class TestLambdaHook:
         return LambdaHook("smoke", {"suite": "fast"}, timeout, AwsContext(),
                           clock or FakeClock())
 
-    def test_any_answer_without_failed_succeeds_and_gets_the_context(self) -> None:
+    def test_an_answer_without_hook_status_fails_closed_quoting_it(self) -> None:
         result = self.hook().run(CONTEXT, threading.Event())
-        assert result.succeeded
-        echoed = json.loads(result.output)  # the simple backend echoes the event
+        assert not result.succeeded
+        echoed = json.loads(result.output)  # the simple backend echoes the event it got
         assert echoed == {"suite": "fast", "deployer": CONTEXT}
+        assert result.summary.startswith("answer has no hookStatus: {")
+
+    @pytest.mark.parametrize(("answer", "succeeded"), [
+        ({"hookStatus": "Succeeded"}, True), ({"hookStatus": "Failed"}, False),
+        ({}, True), ({"hookStatus": "DONE"}, False)])
+    def test_codedeploy_spellings_and_unknown_answers(self, answer: dict[str, Any],
+                                                      succeeded: bool) -> None:
+        queue(answer)
+        assert self.hook().run(CONTEXT, threading.Event()).succeeded is succeeded
 
     def test_in_progress_is_called_again_after_the_callback_delay(self) -> None:
         queue({"hookStatus": "IN_PROGRESS", "callBackDelay": 15},
@@ -62,6 +71,7 @@ class TestLambdaHook:
         result = self.hook().run(CONTEXT, threading.Event())
         assert not result.succeeded
         assert result.summary == "hookStatus FAILED"
+        assert result.output == '{"hookStatus": "FAILED"}'
 
     def test_in_progress_past_the_timeout_fails(self) -> None:
         queue(*[{"hookStatus": "IN_PROGRESS", "callBackDelay": 60}] * 5)
