@@ -435,9 +435,16 @@ class Controller:
             why = f": {abort['reason']}" if abort.get("reason") else ""
             return f"aborted by {who}{why}", Outcome.ABORTED
         deadline = self.record.deadline_at
-        if deadline is not None and self.clock.now() >= deadline:
+        # The deadline covers reaching 100% and passing the final bake; a release that
+        # did both has succeeded, and only its alarms may still undo it in keep-old.
+        if deadline is not None and not self._final_bake_passed() and \
+                self.clock.now() >= deadline:
             return "deadline passed before the run finished", Outcome.ROLLED_BACK
         return None
+
+    def _final_bake_passed(self) -> bool:
+        return self.record.phase == Phase.PROMOTING and self.record.stage in ("keep_old",
+                                                                              "retire")
 
     def _begin_rollback(self, reason: str, outcome: Outcome) -> None:
         if self.record.phase == Phase.PENDING:  # stopped before preflight: nothing changed
@@ -461,8 +468,10 @@ class Controller:
         self.journal.event(f"traffic restored: {reading.detail}")
         try:
             self.target.discard_new()
-        except DeployerError as exc:
+        except DeployerError as exc:  # production traffic is whole: say so, don't fail
             self.log.warning("discard_new_failed", error=exc.message)
+            self.journal.event(f"warning: cleaning up after the new version failed: "
+                               f"{exc.message}")
         outcome = Outcome(self.record.stage or Outcome.ROLLED_BACK.value)
         phase = {Outcome.ABORTED: Phase.ABORTED, Outcome.FAILED: Phase.FAILED,
                  Outcome.REFUSED: Phase.FAILED}.get(outcome, Phase.ROLLED_BACK)

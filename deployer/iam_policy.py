@@ -125,9 +125,10 @@ def _ecs_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
     if listeners:
         statements.append(_statement("ShiftListenerWeights",
                                      ["elasticloadbalancing:ModifyListener"], listeners))
-    if spec.rule:
+    rules = [arn for arn in (spec.rule, spec.test_rule) if arn]
+    if rules:
         statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
-                                     [spec.rule]))
+                                     rules))
     if spec.image is not None:
         statements.append(_statement(
             "PassTaskRoles", ["iam:PassRole"], ["*"],

@@ -171,16 +171,27 @@ class EcsTarget(Spec):
     listener: ListenerArn | None = None
     rule: RuleArn | None = None
     test_listener: ListenerArn | None = None
+    test_rule: RuleArn | None = None
     task_definition: Annotated[str, Field(min_length=1)] | None = None
     image: ContainerImage | None = None
     healthy_within: Duration = 600.0
 
     @model_validator(mode="after")
     def _distinct_listeners(self) -> Self:
-        if self.test_listener is not None and self.test_listener == self.listener:
-            raise _rule("the test listener must differ from the production listener",
-                        "test_listener")
+        if self.test_listener is not None and self.test_rule is not None:
+            raise _rule("has test_listener and test_rule; keep at most one of them",
+                        "test_rule")
+        production = self.listener or self.rule
+        for name in ("test_listener", "test_rule"):
+            if getattr(self, name) is not None and getattr(self, name) == production:
+                raise _rule(f"the {name.replace('_', ' ')} must differ from the production "
+                            f"{'listener' if self.listener else 'rule'}", name)
         return self
+
+    @property
+    def test_route(self) -> str | None:
+        """The listener or rule that carries test traffic, if any."""
+        return self.test_listener or self.test_rule
 
 
 class TargetSpec(Spec):

@@ -81,11 +81,11 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     stop = StopSignal()
     with stop.installed():
         record = Controller(record, steps, Timings.of(plan), parts, stop).run()
-    finish_report(record, options.report)
+    finish_report(record, options.report, loaded.path)
     return record
 
 
-def finish_report(record: RunRecord, report: str | None) -> None:
+def finish_report(record: RunRecord, report: str | None, plan_path: str | None = None) -> None:
     if report:
         write_report(record.document(), report)
     summary = f"{record.run_id}: {record.outcome.value if record.outcome else '?'}"
@@ -95,7 +95,13 @@ def finish_report(record: RunRecord, report: str | None) -> None:
     summary += f" (new version's share read back: {weight})"
     print(summary, file=sys.stderr)
     if record.hint:
-        print(f"  {record.hint}", file=sys.stderr)
+        hint = record.hint
+        if plan_path:  # a command to copy and paste names the plan that was run
+            import shlex
+
+            hint = hint.replace("deployer rollback PLAN",
+                                f"deployer rollback {shlex.quote(plan_path)}")
+        print(f"  {hint}", file=sys.stderr)
 
 
 def write_report(document: dict[str, Any], path: str) -> None:

@@ -101,3 +101,16 @@ def cli(endpoint: str, tmp_path: Path) -> Cli:
     return Cli(endpoint, tmp_path)
 
 
+
+
+def queue_lambda_answers(*answers: object) -> None:
+    """moto runs no Lambda code: its simple backend echoes the event, or returns these
+    canned answers in order (in this process, so also for a ThreadedMotoServer here)."""
+    import json
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.moto_api._internal import moto_api_backend
+
+    for answer in answers:
+        moto_api_backend.set_lambda_simple_result(json.dumps(answer), DEFAULT_ACCOUNT_ID,
+                                                  "us-east-1")

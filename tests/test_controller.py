@@ -182,6 +182,32 @@ def test_deadline_rolls_back() -> None:
     assert run.target.history[-1] == 0
 
 
+def test_deadline_never_rolls_back_a_release_that_passed_its_final_bake() -> None:
+    """5m of bakes, keep_old_for 10m, deadline 10m: the deadline passes during keep-old."""
+    run = Run(plan_canary(10, 240), final_bake=60, keep_old_for=600, deadline=600)
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED, record.reason
+    assert run.target.history == [10, 100]
+    assert run.target.calls[-1] == "retire_old"
+    assert sum(run.clock.sleeps) == 900
+
+
+def test_deadline_still_covers_the_final_bake() -> None:
+    run = Run(plan_canary(10, 240), final_bake=600, deadline=600)
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.reason == "deadline passed before the run finished"
+    assert run.target.history == [10, 100, 0]
+
+
+def test_an_alarm_during_keep_old_still_rolls_back() -> None:
+    run = Run(plan_canary(10, 240), final_bake=60, keep_old_for=600, deadline=600)
+    run.clock.at(700, run.check.fire)
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert run.target.history == [10, 100, 0]
+
+
 def test_signal_aborts_and_rolls_back() -> None:
     run = Run(plan_canary(10, 600))
     run.clock.at(125, lambda: run.stop.request("aborted by SIGTERM"))

@@ -199,3 +199,76 @@ def test_unhealthy_idle_colour_times_out(world: EcsWorld) -> None:
     with pytest.raises(NewVersionUnhealthy,
                        match="not stable and healthy within 60s: 2/5 targets"):
         target.prepare()
+
+
+@pytest.mark.parametrize(("controller", "advice"), [
+    ("CODE_DEPLOY", "can only be changed by CodeDeploy"),
+    ("EXTERNAL", "released by task sets")])
+def test_services_on_another_deployment_controller_are_refused(controller: str,
+                                                               advice: str) -> None:
+    # Real UpdateService refuses task-definition changes on these services; moto accepts
+    # them, so the refusal must come from preflight, before anything is changed.
+    world = create_ecs_world(None, name="cd", controller=controller)  # type: ignore[arg-type]
+    target = target_for(world)
+    with pytest.raises(PreflightError, match=f"service cd-blue uses the {controller} "
+                                             "deployment controller") as caught:
+        target.preflight(resuming=False)
+    assert advice in (caught.value.hint or "")
+    assert world.service("green")["desiredCount"] == 0
+    assert world.service("green")["taskDefinition"] == world.task_definition
+
+
+def test_a_failing_hook_before_traffic_leaves_test_traffic_on_stable(world: EcsWorld) -> None:
+    """prepare() pointed the test listener at the new colour; production never moved.
+    discard_new() (what the controller calls after such a rollback) puts it back."""
+    target = ready(world, test_listener=world.test_listener)
+    assert world.weights(world.test_listener) == {"blue": 0, "green": 100}
+    target.discard_new()
+    assert world.weights(world.test_listener) == {"blue": 100, "green": 0}
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert world.service("green")["desiredCount"] == 0
+
+
+def test_a_test_rule_carries_test_traffic_like_a_test_listener(world: EcsWorld) -> None:
+    target = ready(world, test_rule=world.rule)
+    assert world.weights(world.rule) == {"blue": 0, "green": 100}
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert target.hook_context()["DEPLOYER_TEST_RULE"] == world.rule
+    target.shift(10)
+    assert target.rollback().new_weight == 0
+    assert world.weights(world.rule) == {"blue": 100, "green": 0}
+
+
+def test_listeners_and_rules_are_named_by_their_own_id(world: EcsWorld) -> None:
+    boto3.client("elbv2").modify_listener(ListenerArn=world.listener, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": world.blue_group}])
+    with pytest.raises(PreflightError) as caught:
+        target_for(world).preflight(resuming=False)
+    listener_id = world.listener.rsplit("/", 1)[-1]
+    assert caught.value.message.startswith(f"listener {listener_id} (port 80) forwards")
+    boto3.client("elbv2").modify_rule(RuleArn=world.rule, Actions=[
+        {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": world.blue_group, "Weight": 60},
+            {"TargetGroupArn": world.green_group, "Weight": 40}]}}])
+    with pytest.raises(PreflightError) as caught:
+        target_for(world, listener=None, rule=world.rule).preflight(resuming=False)
+    assert caught.value.message.startswith(
+        f"rule {world.rule.rsplit('/', 1)[-1]} (on listener {listener_id}) is split")
+
+
+def test_a_listener_reset_to_a_colour_with_no_tasks_names_the_rollback(world: EcsWorld
+                                                                       ) -> None:
+    """What a `terraform apply` does after a release to green: the forward action goes
+    back to blue, which keep_old_for has since scaled to 0."""
+    ready(world).shift(100)
+    ecs = boto3.client("ecs")
+    ecs.update_service(cluster=world.cluster, service=world.blue, desiredCount=0)
+    boto3.client("elbv2").modify_listener(ListenerArn=world.listener, DefaultActions=[
+        {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": world.blue_group, "Weight": 100},
+            {"TargetGroupArn": world.green_group, "Weight": 0}]}}])
+    with pytest.raises(PreflightError, match="sends all traffic to blue .* desiredCount 0; "
+                                             "green .* has 2 tasks") as caught:
+        target_for(world, image={"container": "app", "uri": "registry/shop:3"}
+                   ).preflight(resuming=False)
+    assert "deployer rollback PLAN --to green" in (caught.value.hint or "")

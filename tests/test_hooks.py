@@ -19,18 +19,10 @@ from deployer.aws import AwsContext
 from deployer.demo.world import create_lambda_world
 from deployer.hooks import CommandHook, HttpHook, LambdaHook, build_hook
 from deployer.plan_model import HookSpec, HttpHookSpec
+from tests.conftest import queue_lambda_answers
 from tests.fakes import FakeClock
 
 CONTEXT = {"DEPLOYER_RUN_ID": "app-1", "DEPLOYER_NEW_VERSION": "2"}
-
-
-def queue(*answers: dict[str, Any]) -> None:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.moto_api._internal import moto_api_backend
-
-    for answer in answers:
-        moto_api_backend.set_lambda_simple_result(json.dumps(answer), DEFAULT_ACCOUNT_ID,
-                                                  "us-east-1")
 
 
 class TestLambdaHook:
@@ -54,11 +46,11 @@ class TestLambdaHook:
         ({}, True), ({"hookStatus": "DONE"}, False)])
     def test_codedeploy_spellings_and_unknown_answers(self, answer: dict[str, Any],
                                                       succeeded: bool) -> None:
-        queue(answer)
+        queue_lambda_answers(answer)
         assert self.hook().run(CONTEXT, threading.Event()).succeeded is succeeded
 
     def test_in_progress_is_called_again_after_the_callback_delay(self) -> None:
-        queue({"hookStatus": "IN_PROGRESS", "callBackDelay": 15},
+        queue_lambda_answers({"hookStatus": "IN_PROGRESS", "callBackDelay": 15},
               {"hookStatus": "IN_PROGRESS"}, {"hookStatus": "SUCCEEDED"})
         clock = FakeClock()
         result = self.hook(clock).run(CONTEXT, threading.Event())
@@ -67,14 +59,14 @@ class TestLambdaHook:
         assert clock.sleeps == [15, 30]
 
     def test_failed_status_fails(self) -> None:
-        queue({"hookStatus": "FAILED"})
+        queue_lambda_answers({"hookStatus": "FAILED"})
         result = self.hook().run(CONTEXT, threading.Event())
         assert not result.succeeded
         assert result.summary == "hookStatus FAILED"
         assert result.output == '{"hookStatus": "FAILED"}'
 
     def test_in_progress_past_the_timeout_fails(self) -> None:
-        queue(*[{"hookStatus": "IN_PROGRESS", "callBackDelay": 60}] * 5)
+        queue_lambda_answers(*[{"hookStatus": "IN_PROGRESS", "callBackDelay": 60}] * 5)
         result = self.hook(timeout=150).run(CONTEXT, threading.Event())
         assert not result.succeeded
         assert result.summary == "still IN_PROGRESS after 150s"

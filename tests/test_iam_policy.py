@@ -20,6 +20,7 @@ from deployer.plan_file import load_plan
 from deployer.record import Outcome
 from deployer.rollout import RolloutOptions, rollout
 from deployer.store.dynamo_store import DynamoStore
+from tests.conftest import queue_lambda_answers
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -92,6 +93,7 @@ def test_lambda_release_with_hooks_notifications_and_dynamodb(
         calls: list[tuple[str, dict[str, Any]]], tmp_path: Path) -> None:
     world = create_lambda_world(None, alarms=("errors", "latency"))  # type: ignore[arg-type]
     create_lambda_world(None, function="smoke", alarms=())  # type: ignore[arg-type]
+    queue_lambda_answers({"hookStatus": "SUCCEEDED"})  # moto runs no code: a canned answer
     topic = boto3.client("sns").create_topic(Name="deploys")["TopicArn"]
     DynamoStore("runs", Settings(region="us-east-1")).initialise()
     calls.clear()

@@ -52,7 +52,8 @@ class EcsWorld:
 
 
 def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop",
-                     alarms: tuple[str, ...] = ("shop-5xx",), desired: int = 2) -> EcsWorld:
+                     alarms: tuple[str, ...] = ("shop-5xx",), desired: int = 2,
+                     controller: str = "ECS") -> EcsWorld:
     ec2 = client("ec2", endpoint, region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
@@ -110,7 +111,7 @@ def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop
         services[colour] = ecs.create_service(
             cluster=name, serviceName=f"{name}-{colour}", taskDefinition=task,
             desiredCount=desired if colour == "blue" else 0, launchType="FARGATE",
-            networkConfiguration=network,
+            networkConfiguration=network, deploymentController={"type": controller},
             loadBalancers=[{"targetGroupArn": groups[colour], "containerName": "app",
                             "containerPort": 8080}])["service"]["serviceName"]
     cloudwatch = client("cloudwatch", endpoint, region)

@@ -38,7 +38,18 @@ class ForwardAction:
         self.aws = aws
         self.client = aws.client("elbv2")
         self.is_rule = ":listener-rule/" in arn
-        self.label = ("rule " if self.is_rule else "listener ") + arn.rsplit("/", 3)[-3]
+        self.port: int | None = None  # a listener's, once read
+
+    @property
+    def label(self) -> str:
+        """The listener or rule by its own id (the ARN's last part), with what is known
+        of where it sits: `listener f2f7dc8efc522ab2 (port 443)`,
+        `rule 9683b2d02a6cabee (on listener f2f7dc8efc522ab2)`."""
+        parts = self.arn.split("/")
+        if self.is_rule:
+            where = f" (on listener {parts[-2]})" if len(parts) >= 3 else ""
+            return f"rule {parts[-1]}{where}"
+        return f"listener {parts[-1]}" + (f" (port {self.port})" if self.port else "")
 
     def actions(self) -> list[dict[str, Any]]:
         try:
@@ -47,6 +58,7 @@ class ForwardAction:
                 return [dict(a) for a in rules[0]["Actions"]]
             listeners = self.aws.call(self.client.describe_listeners,
                                       ListenerArns=[self.arn])["Listeners"]
+            self.port = listeners[0].get("Port") or self.port
             return [dict(a) for a in listeners[0]["DefaultActions"]]
         except ClientError as exc:
             if error_code(exc) in ("ListenerNotFound", "RuleNotFound"):

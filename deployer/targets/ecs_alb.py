@@ -33,7 +33,7 @@ class EcsAlbTarget:
         arn = spec.listener or spec.rule
         assert arn is not None
         self.production = ForwardAction(arn, aws)
-        self.test = ForwardAction(spec.test_listener, aws) if spec.test_listener else None
+        self.test = ForwardAction(spec.test_route, aws) if spec.test_route else None
         state = state or {}
         self.live: str | None = state.get("stable_colour")
         self.idle: str | None = state.get("new_colour")
@@ -53,7 +53,7 @@ class EcsAlbTarget:
         return {
             "kind": "ecs", "cluster": self.spec.cluster, "region": self.aws.region,
             "listener": self.spec.listener, "rule": self.spec.rule,
-            "test_listener": self.spec.test_listener,
+            "test_listener": self.spec.test_listener, "test_rule": self.spec.test_rule,
             "stable_colour": self.live, "new_colour": self.idle,
             "stable_service": self._service(self.live) if self.live else None,
             "new_service": self._service(self.idle) if self.idle else None,
@@ -70,12 +70,15 @@ class EcsAlbTarget:
                 "DEPLOYER_STABLE_SERVICE": self._service(self.live),
                 "DEPLOYER_NEW_TASK_DEFINITION": self.new_definition or "",
                 "DEPLOYER_STABLE_TASK_DEFINITION": self.live_definition or "",
-                "DEPLOYER_TEST_LISTENER": self.spec.test_listener or ""}
+                "DEPLOYER_TEST_LISTENER": self.spec.test_listener or "",
+                "DEPLOYER_TEST_RULE": self.spec.test_rule or ""}
 
     # ------------------------------------------------------------ preflight
 
     def preflight(self, *, resuming: bool) -> None:
         services = self.services.services()
+        for service in services.values():
+            _require_ecs_controller(service)
         groups = {colour: EcsServices.target_group(services[colour]) for colour in COLOURS}
         if groups["blue"] == groups["green"]:
             raise PreflightError("blue and green services share one target group; each needs "
@@ -112,8 +115,7 @@ class EcsAlbTarget:
         self.live_definition = str(services[self.live]["taskDefinition"])
         self.desired = int(services[self.live]["desiredCount"])
         if self.desired < 1:
-            raise PreflightError(f"the live service {self._service(self.live)} has "
-                                 "desiredCount 0")
+            raise self._live_has_no_tasks(services)
         if self.spec.image is not None:
             self.services.check_image_target(self.live_definition)
             self._done = self.services.image_of(self.live_definition) == self.spec.image.uri
@@ -177,12 +179,17 @@ class EcsAlbTarget:
     def rollback(self) -> TrafficReading:
         self.production.write({self._group(self.idle): 0, self._group(self.live): 100})
         reading = self._verify(0.0)
-        if self.test is not None:
-            try:
-                self._point(self.test, self.live)
-            except DeployerError as exc:
-                self.log.warning("test_listener_restore_failed", error=exc.message)
+        try:
+            self._restore_test_route()
+        except DeployerError as exc:  # production is whole; discard_new() tries again
+            self.log.warning("test_route_restore_failed", error=exc.message)
         return reading
+
+    def _restore_test_route(self) -> None:
+        """Test traffic back on the stable colour, if any of it still reaches the new one
+        (which is about to be scaled to 0)."""
+        if self.test is not None and self.test.read().get(self._group(self.idle), 0) > 0:
+            self._point(self.test, self.live)
 
     def _verify(self, weight: float) -> TrafficReading:
         reading = self.read()
@@ -196,8 +203,52 @@ class EcsAlbTarget:
         self.services.scale_to_zero(self._service(self.live))
 
     def discard_new(self) -> None:
-        if self.idle is not None:
+        """Undo what prepare did: the test route back on stable, the new colour to 0.
+        Also after a rollback that never had to move production traffic (a failing
+        before_traffic hook), since prepare had already pointed the test route."""
+        if self.idle is None:
+            return
+        try:
+            if self.groups:
+                self._restore_test_route()
+        finally:
             self.services.scale_to_zero(self._service(self.idle))
+
+    def _live_has_no_tasks(self, services: dict[str, dict[str, Any]]) -> PreflightError:
+        """The listener sends everything to a colour with 0 tasks: typically a
+        `terraform apply` that reset the forward action to what the code says."""
+        other = "green" if self.live == "blue" else "blue"
+        message = (f"{self.production.label} sends all traffic to {self.live} "
+                   f"({self._service(self.live)}), which has desiredCount 0")
+        if int(services[other].get("desiredCount") or 0) > 0:
+            return PreflightError(
+                message + f"; {other} ({self._service(other)}) has "
+                f"{services[other]['desiredCount']} tasks. A terraform apply (or someone) "
+                "may have reset the listener's weights",
+                hint=f"put traffic back on {other} first: deployer rollback PLAN --to {other} "
+                     "(and see docs/migrating.md: lifecycle ignore_changes on the listener)")
+        return PreflightError(message + f", and so has {other}",
+                              hint="scale the service that should serve up first")
+
+
+def _require_ecs_controller(service: dict[str, Any]) -> None:
+    """Two-service plans drive UpdateService, which AWS refuses on services whose task
+    sets belong to CodeDeploy or to an external controller."""
+    kind = (service.get("deploymentController") or {}).get("type", "ECS")
+    if kind == "ECS":
+        return
+    name = service["serviceName"]
+    if kind == "CODE_DEPLOY":
+        hint = ("a CODE_DEPLOY service can only be changed by CodeDeploy. Give deployer two "
+                "services on the ECS controller, one per target group (docs/migrating.md, "
+                "'From CodeDeploy ECS'), or keep releasing this one with CodeDeploy")
+    else:
+        hint = ("an EXTERNAL service is released by task sets, not by updating the service: "
+                "use the two-service layout (two services on the ECS controller, one per "
+                "target group; docs/ecs.md)")
+    raise PreflightError(f"service {name} uses the {kind} deployment controller; a "
+                         "two-service plan needs both services on the ECS controller",
+                         hint=hint)
 
 
 def _short(task_definition: str | None) -> str | None:
