@@ -162,7 +162,7 @@ def resume(run_id: str, force: bool, assume_yes: bool) -> int:
 @click.command(epilog="""
 \b
 Examples:
-  deployer rollback plan.yaml                   # the stable version of the last run
+  deployer rollback plan.yaml                   # the stable side the store (or AWS) knows
   deployer rollback plan.yaml --to 41           # Lambda: this version, whatever the store says
   deployer rollback ecs-plan.yaml --to blue     # ECS: this colour
 """)
@@ -173,13 +173,16 @@ Examples:
               help="The stable version (Lambda) or colour (ECS), when the store cannot say.")
 @common_options
 def rollback(plan_path: str, overrides: tuple[str, ...], to: str | None) -> int:
-    """Emergency: put 100% of the traffic on the stable version now."""
+    """Emergency: put 100% of the traffic on the stable version now.
+
+    Needs only the plan's target identity: an unset ${VAR} elsewhere (the new
+    version, the image tag) is fine."""
     from deployer.emergency import emergency_rollback
     from deployer.errors import DeployerError
-    from deployer.plan_file import load_plan
+    from deployer.plan_file import load_target_identity
     from deployer.store import open_store
 
-    loaded = load_plan(plan_path, overrides)
+    loaded = load_target_identity(plan_path, overrides)
     options, _, who = _store_and_identity()
     _configure(options)
     try:
@@ -187,12 +190,14 @@ def rollback(plan_path: str, overrides: tuple[str, ...], to: str | None) -> int:
     except DeployerError:
         store = None
     try:
-        reading, target = emergency_rollback(loaded, options, store, to, who)
+        reading, choice, target = emergency_rollback(loaded, options, store, to, who)
     except DeployerError as exc:
         click.echo(f"deployer: emergency rollback FAILED: {exc.message}", err=True)
         return ExitCode.UNSAFE if exc.exit_code == ExitCode.UNEXPECTED else exc.exit_code
+    side = "colour" if target.get("kind") == "ecs" else "version"
+    click.echo(f"stable {side} {choice.side}, from {choice.source}", err=True)
     click.echo(f"traffic restored: {reading.detail}")
-    click.echo(json.dumps(target, indent=2))
+    click.echo(json.dumps({**target, "stable_from": choice.source}, indent=2))
     return ExitCode.SUCCEEDED
 
 

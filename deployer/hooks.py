@@ -24,8 +24,6 @@ from deployer.plan_model import HookSpec, HttpHookSpec
 from deployer.ports import Clock, HookResult
 
 OUTPUT_LIMIT = 4096
-LAMBDA_HOOK_TIMEOUT = 3600.0
-COMMAND_HOOK_TIMEOUT = 300.0
 
 
 def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -38,7 +36,7 @@ class LambdaHook:
 
     def __init__(self, function: str, payload: dict[str, Any] | None, timeout: float,
                  aws: AwsContext, clock: Clock) -> None:
-        self.name = f"lambda {function}"
+        self.name = f"lambda {function}"  # as HookSpec.label
         self.function = function
         self.payload = payload or {}
         self.timeout = timeout
@@ -135,9 +133,8 @@ def build_hook(spec: HookSpec, aws: AwsContext | None, clock: Clock) -> LambdaHo
     if spec.lambda_ is not None:
         if aws is None:
             raise ValueError("a lambda hook needs AWS access")
-        return LambdaHook(spec.lambda_, spec.payload, spec.timeout or LAMBDA_HOOK_TIMEOUT,
-                          aws, clock)
+        return LambdaHook(spec.lambda_, spec.payload, spec.effective_timeout, aws, clock)
     if spec.http is not None:
         return HttpHook(spec.http)
     assert spec.command is not None
-    return CommandHook(list(spec.command), spec.env, spec.timeout or COMMAND_HOOK_TIMEOUT)
+    return CommandHook(list(spec.command), spec.env, spec.effective_timeout)

@@ -38,22 +38,76 @@ class LoadedPlan:
     raw: dict[str, Any]
 
 
+# What names the traffic resource itself: all an emergency rollback needs.
+IDENTITY: dict[str, tuple[str, ...]] = {
+    "lambda": ("function", "alias"),
+    "ecs": ("cluster", "services", "listener", "rule", "test_listener", "test_rule"),
+}
+# A stand-in for the release's inputs (new version, image), which a rollback never uses.
+_NO_RELEASE_INPUT: dict[str, dict[str, Any]] = {
+    "lambda": {"publish": True},
+    "ecs": {"task_definition": "(not used by a rollback)"},
+}
+
+
 def load_plan(
     path: str,
     overrides: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> LoadedPlan:
     """Read, expand, override and validate one plan; PlanError lists every problem."""
+    raw, source_map, problems = _read(path, environ)
+    return validate_plan(raw, source_map, path, overrides, problems)
+
+
+def load_target_identity(
+    path: str,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> LoadedPlan:
+    """The plan reduced to its name, region and target identity, for `rollback PLAN`.
+
+    In an emergency the release's inputs (`${NEW_VERSION}`, `${IMAGE_TAG}`), its
+    strategy, checks and hooks do not matter and may not even be set: only problems
+    in the fields that name the traffic resource are reported. The plan's strategy is
+    replaced by all_at_once and its release input by a stand-in no rollback reads.
+    """
+    raw, source_map, problems = _read(path, environ)
+    if not isinstance(raw, dict):
+        return validate_plan(raw, source_map, path)
+    for index, assignment in enumerate(overrides, start=1):
+        problems.extend(apply_override(raw, source_map, assignment, index))
+    target = raw.get("target")
+    kind = next((k for k in IDENTITY if k in target), None) if isinstance(target, dict) \
+        else None
+    reduced: dict[str, Any] = {k: raw[k] for k in ("version", "name", "region") if k in raw}
+    reduced["strategy"] = {"all_at_once": {}}
+    kept = ["version", "name", "region"]
+    if kind is None or not isinstance(target, dict):
+        reduced["target"] = target
+        kept.append("target")
+    else:
+        block = target[kind] if isinstance(target[kind], dict) else {}
+        reduced["target"] = {kind: {**{k: v for k, v in block.items() if k in IDENTITY[kind]},
+                                    **_NO_RELEASE_INPUT[kind]}}
+        kept.extend(f"target.{kind}.{field}" for field in IDENTITY[kind])
+    relevant = [p for p in problems
+                if p.path == "" or any(p.path == k or p.path.startswith((k + ".", k + "["))
+                                       for k in kept)]
+    return validate_plan(reduced, source_map, path, (), relevant)
+
+
+def _read(path: str, environ: Mapping[str, str] | None) -> tuple[Any, SourceMap,
+                                                                 list[Problem]]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PlanError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     try:
         text = decode_plan_bytes(data, path)
-        raw, source_map, problems = load_yaml(text, path, environ=environ)
+        return load_yaml(text, path, environ=environ)
     except YamlProblems as exc:
         raise PlanError([str(p) for p in exc.problems]) from None
-    return validate_plan(raw, source_map, path, overrides, problems)
 
 
 def validate_plan(
@@ -70,8 +124,11 @@ def validate_plan(
     problems = list(earlier)
     for index, assignment in enumerate(overrides, start=1):
         problems.extend(apply_override(raw, source_map, assignment, index))
+    target = raw.get("target")
+    kind = next((k for k in ("lambda", "ecs") if k in target), None) \
+        if isinstance(target, dict) else None
     try:
-        plan = ReleasePlan.model_validate(raw)
+        plan = ReleasePlan.model_validate(raw, context={"target_kind": kind})
     except ValidationError as exc:
         already = {p.path for p in problems}
         for error in exc.errors():

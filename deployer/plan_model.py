@@ -19,6 +19,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     ModelWrapValidatorHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -254,11 +255,12 @@ class StrategySpec(Spec):
 
     @field_validator("preset")
     @classmethod
-    def _known_preset(cls, value: str | None) -> str | None:
+    def _known_preset(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
+        kind = (info.context or {}).get("target_kind")  # suggestions prefer this kind
         try:
-            return canonical_preset_name(value)
+            return canonical_preset_name(value, kind)
         except ValueError as exc:
             raise PydanticCustomError("preset", str(exc)) from None
 
@@ -349,6 +351,26 @@ class HookSpec(Spec):
     @property
     def kind(self) -> str:
         return "lambda" if self.lambda_ else ("http" if self.http else "command")
+
+    @property
+    def label(self) -> str:
+        """How runs, logs and `deployer plan` name this hook."""
+        if self.lambda_:
+            return f"lambda {self.lambda_}"
+        if self.http:
+            return f"http {self.http.method} {self.http.url}"
+        return "command " + " ".join(self.command or ())
+
+    @property
+    def effective_timeout(self) -> float:
+        if self.http is not None:
+            return self.http.timeout
+        return self.timeout or HOOK_TIMEOUTS[self.kind]
+
+
+# Default timeouts: a lambda hook may report IN_PROGRESS for as long as a CodeDeploy
+# hook may take (1h); a command is a smoke test (5m); an http check is one request.
+HOOK_TIMEOUTS = {"lambda": 3600.0, "command": 300.0, "http": 10.0}
 
 
 class HooksSpec(Spec):

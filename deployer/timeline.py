@@ -10,6 +10,7 @@ from strategies.compile import baked_seconds, compile_strategy
 from strategies.steps import Approve, Bake, Shift, Step
 
 BAR_WIDTH = 20
+STEP_WIDTH_MAX = 64  # a long hook URL is cut: the bars stay on a 100-column screen
 
 
 def _number(value: float) -> int | float:
@@ -17,7 +18,7 @@ def _number(value: float) -> int | float:
 
 
 def timeline(plan: ReleasePlan) -> list[tuple[float, Step]]:
-    """Each step with its offset from the start; approvals count as instant."""
+    """Each step with its offset from the start; approvals and hooks count as instant."""
     at = 0.0
     rows: list[tuple[float, Step]] = []
     for step in compile_strategy(plan.strategy):
@@ -34,8 +35,24 @@ def strategy_label(plan: ReleasePlan) -> str:
     return spec.kind
 
 
+def _bakes(plan: ReleasePlan) -> float:
+    return baked_seconds(compile_strategy(plan.strategy))
+
+
+def _total(plan: ReleasePlan) -> float:
+    """The whole run when nothing waits on a person or a hook: every bake, the final
+    bake and the keep-old window."""
+    return _bakes(plan) + plan.final_bake + plan.keep_old_for
+
+
+def _hook_rows(plan: ReleasePlan, stage: str, at: float) -> list[dict[str, Any]]:
+    return [{"kind": "hook", "stage": stage, "hook": spec.label,
+             "timeout_seconds": _number(spec.effective_timeout), "at": _number(at)}
+            for spec in getattr(plan.hooks, stage)]
+
+
 def timeline_json(plan: ReleasePlan) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = _hook_rows(plan, "before_traffic", 0.0)
     for at, step in timeline(plan):
         entry: dict[str, Any] = {"kind": step.kind.value}
         if isinstance(step, Shift):
@@ -47,20 +64,21 @@ def timeline_json(plan: ReleasePlan) -> dict[str, Any]:
             entry["on_timeout"] = step.on_timeout.value
         entry["at"] = _number(at)
         steps.append(entry)
+    steps += _hook_rows(plan, "after_traffic", _bakes(plan))
+    hooks = [*plan.hooks.before_traffic, *plan.hooks.after_traffic]
     document: dict[str, Any] = {
         "name": plan.name,
         "strategy": plan.strategy.kind,
         "steps": steps,
+        "bake_seconds": _number(_bakes(plan)),
         "final_bake_seconds": _number(plan.final_bake),
+        "keep_old_seconds": _number(plan.keep_old_for),
+        "hooks_timeout_seconds": _number(sum(h.effective_timeout for h in hooks)),
         "total_seconds": _number(_total(plan)),
     }
     if plan.strategy.preset is not None:
         document["preset"] = plan.strategy.preset
     return document
-
-
-def _total(plan: ReleasePlan) -> float:
-    return baked_seconds(compile_strategy(plan.strategy)) + plan.final_bake
 
 
 def _bar(weight: float) -> str:
@@ -85,11 +103,9 @@ def target_label(plan: ReleasePlan) -> str:
 
 
 def timeline_text(plan: ReleasePlan) -> str:
-    lines = [
-        f"{plan.name}: {strategy_label(plan)} on {target_label(plan)}",
-        "",
-        f"  {'at':>8}  {'step':<36} new version's share",
-    ]
+    rows: list[tuple[float, str, float]] = [
+        (0.0, f"before_traffic hook (≤ {format_duration(h.effective_timeout)}): {h.label}", 0.0)
+        for h in plan.hooks.before_traffic]
     weight = 0.0
     for at, step in timeline(plan):
         if isinstance(step, Shift):
@@ -100,22 +116,55 @@ def timeline_text(plan: ReleasePlan) -> str:
         else:
             what = (f"approve (timeout {format_duration(step.timeout)}, "
                     f"then {step.on_timeout.value})")
-        share = f"{_bar(weight)} {_number(weight):>5}%"
-        lines.append(f"  {format_duration(at):>8}  {what:<36} {share}")
-    steps_end = _total(plan) - plan.final_bake
+        rows.append((at, what, weight))
+    at = _bakes(plan)
+    rows += [(at, f"after_traffic hook (≤ {format_duration(h.effective_timeout)}): {h.label}",
+              100.0) for h in plan.hooks.after_traffic]
     if plan.final_bake:
-        lines.append(f"  {format_duration(steps_end):>8}  "
-                     f"{'final bake ' + format_duration(plan.final_bake):<36} "
-                     f"{_bar(100)} {100:>5}%")
+        rows.append((at, f"final bake {format_duration(plan.final_bake)}", 100.0))
+        at += plan.final_bake
+    if plan.keep_old_for:
+        rows.append((at, f"keep the old version {format_duration(plan.keep_old_for)} "
+                         "(alarms still watched)", 100.0))
+        at += plan.keep_old_for
+    rows.append((at, "retire the old version: done", 100.0))
+    width = min(STEP_WIDTH_MAX, max(36, *(len(what) for _, what, _ in rows)))
+    rows = [(at, what if len(what) <= width else what[:width - 1] + "…", share)
+            for at, what, share in rows]
+    lines = [
+        f"{plan.name}: {strategy_label(plan)} on {target_label(plan)}",
+        "",
+        f"  {'at':>8}  {'step':<{width}} new version's share",
+    ]
+    lines += [f"  {format_duration(at):>8}  {what:<{width}} {_bar(share)} {_number(share):>5}%"
+              for at, what, share in rows]
     lines.append("")
-    total = f"total {format_duration(_total(plan))} of bakes"
+    lines.append("  " + _total_text(plan))
+    return "\n".join(lines)
+
+
+def _total_text(plan: ReleasePlan) -> str:
+    parts = [f"{format_duration(seconds)} {what}" for seconds, what in (
+        (_bakes(plan), "of bakes"), (plan.final_bake, "final bake"),
+        (plan.keep_old_for, "keeping the old version")) if seconds]
+    total = f"total {format_duration(_total(plan))}"
+    if len(parts) > 1:
+        total += f" ({', '.join(parts)})"
+    elif parts:
+        total += " " + parts[0].split(" ", 1)[1]
+    extra = []
     approvals = sum(1 for _, s in timeline(plan) if isinstance(s, Approve))
     if approvals:
-        total += f" plus {approvals} approval{'s' if approvals > 1 else ''}"
+        extra.append(f"{approvals} approval{'s' if approvals > 1 else ''}")
+    hooks = [*plan.hooks.before_traffic, *plan.hooks.after_traffic]
+    if hooks:
+        longest = format_duration(sum(h.effective_timeout for h in hooks))
+        extra.append(f"{len(hooks)} hook{'s' if len(hooks) > 1 else ''} (up to {longest})")
+    if extra:
+        total += " plus " + " and ".join(extra)
     if plan.deadline is not None:
         total += f"; deadline {format_duration(plan.deadline)}"
     alarms = len(plan.checks.alarms)
     total += (f"; {alarms} alarm{'s' if alarms != 1 else ''} polled every "
               f"{format_duration(plan.checks.poll_every)}")
-    lines.append("  " + total)
-    return "\n".join(lines)
+    return total

@@ -2,7 +2,8 @@
 
 Canary: the weight at t=0, 100% after the interval. Linear: step% at t=0, then
 +step every interval until 100%. Names are accepted with or without the
-`CodeDeployDefault.` prefix, in any letter case.
+`CodeDeployDefault.` prefix, in any letter case, and as SAM's
+`DeploymentPreference.Type` names (the Lambda configuration of that name).
 """
 
 from __future__ import annotations
@@ -43,11 +44,19 @@ PRESETS: dict[str, Preset] = {
     "ECSAllAtOnce": Preset("all_at_once"),
 }
 
-_BY_LOWER = {name.lower(): name for name in PRESETS}
+# SAM's DeploymentPreference.Type names are CodeDeploy's Lambda configurations
+# without "Lambda": `Type: Canary10Percent5Minutes` is LambdaCanary10Percent5Minutes.
+SAM_TYPES: dict[str, str] = {name.removeprefix("Lambda"): name for name in PRESETS
+                             if name.startswith("Lambda")}
+
+_BY_LOWER = {name.lower(): name for name in PRESETS} | {
+    sam.lower(): name for sam, name in SAM_TYPES.items()}
 
 
-def canonical_preset_name(name: str) -> str:
-    """The table's spelling of `name`; ValueError naming close matches when unknown."""
+def canonical_preset_name(name: str, target_kind: str | None = None) -> str:
+    """The table's spelling of `name` (a CodeDeploy configuration, with or without its
+    prefix, or a SAM type); ValueError naming close matches when unknown, those for
+    `target_kind` ("lambda" or "ecs") first."""
     bare = name.strip()
     if bare.lower().startswith(PREFIX.lower()):
         bare = bare[len(PREFIX):]
@@ -56,9 +65,20 @@ def canonical_preset_name(name: str) -> str:
         return found
     import difflib  # only on this error path: it costs start-up time
 
-    close = difflib.get_close_matches(bare.lower(), list(_BY_LOWER), n=3, cutoff=0.6)
+    prefix = {"lambda": "lambda", "ecs": "ecs"}.get(target_kind or "")
+    spellings = [n.lower() for n in PRESETS]
+    if prefix is not None:
+        own = [s for s in spellings if s.startswith(prefix)]
+        # A name without its kind's prefix ("Linear10PercentEvery3Minutes") is matched
+        # as if it had it, so the kind's own preset is the first suggestion.
+        wanted = bare.lower() if bare.lower().startswith(prefix) else prefix + bare.lower()
+        close = difflib.get_close_matches(wanted, own, n=3, cutoff=0.6)
+        close += [c for c in difflib.get_close_matches(bare.lower(), spellings, n=3,
+                                                       cutoff=0.6) if c not in close]
+    else:
+        close = difflib.get_close_matches(bare.lower(), spellings, n=3, cutoff=0.6)
     hint = (
-        "did you mean " + ", ".join(_BY_LOWER[c] for c in close) + "?"
+        "did you mean " + ", ".join(_BY_LOWER[c] for c in close[:3]) + "?"
         if close
         else "known presets: " + ", ".join(PRESETS)
     )

@@ -79,7 +79,10 @@ def test_plan_json_timeline(write_plan: Callable[..., str]) -> None:
             {"kind": "bake", "seconds": 300, "at": 0},
             {"kind": "shift", "weight": 100, "at": 300},
         ],
+        "bake_seconds": 300,
         "final_bake_seconds": 600,
+        "keep_old_seconds": 0,
+        "hooks_timeout_seconds": 0,
         "total_seconds": 900,
     }
 
@@ -106,8 +109,83 @@ def test_plan_text_timeline() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "payments-api: steps on lambda payments-api:live -> version 7"
     assert any("approve (timeout 1h, then rollback)" in line for line in lines)
-    assert lines[-1].strip() == ("total 22m of bakes plus 1 approval; deadline 3h; "
-                                 "2 alarms polled every 10s")
+    assert lines[-1].strip() == ("total 22m (12m of bakes, 10m final bake) plus 1 approval "
+                                 "and 1 hook (up to 5m); deadline 3h; 2 alarms polled every "
+                                 "10s")
+    assert any("12m  after_traffic hook (≤ 5m): command ./scripts/verify-payments.sh" in line
+               for line in lines)
+
+
+def test_plan_tells_the_whole_timeline_hooks_and_keep_old_included(
+        write_plan: Callable[..., str]) -> None:
+    """5m of bakes, a 10m final bake and 30m of keep-old is a 45-minute run."""
+    path = write_plan(MINIMAL_LAMBDA_PLAN + """\
+final_bake: 10m
+keep_old_for: 30m
+hooks:
+  before_traffic: [{lambda: checkout-smoke}]
+  after_traffic: [{http: {url: "https://x.example/health", timeout: 20s}}]
+""")
+    lines = run_cli("plan", path).stdout.splitlines()
+    steps = [line[12:].split("█")[0].split("░")[0].strip() for line in lines[3:-2]]
+    ats = [line[:10].strip() for line in lines[3:-2]]
+    assert list(zip(ats, steps, strict=True)) == [
+        ("0s", "before_traffic hook (≤ 1h): lambda checkout-smoke"),
+        ("0s", "shift to 10%"), ("0s", "bake 5m"), ("5m", "shift to 100%"),
+        ("5m", "after_traffic hook (≤ 20s): http GET https://x.example/health"),
+        ("5m", "final bake 10m"),
+        ("15m", "keep the old version 30m (alarms still watched)"),
+        ("45m", "retire the old version: done")]
+    assert lines[-1].strip().startswith("total 45m (5m of bakes, 10m final bake, 30m keeping "
+                                        "the old version) plus 2 hooks (up to 1h20s)")
+    document = json.loads(run_cli("plan", path, "--json").stdout)
+    assert document["total_seconds"] == 45 * 60
+    assert document["keep_old_seconds"] == 30 * 60
+    assert document["steps"][0] == {"kind": "hook", "stage": "before_traffic",
+                                    "hook": "lambda checkout-smoke", "timeout_seconds": 3600,
+                                    "at": 0}
+    assert document["steps"][-1]["stage"] == "after_traffic"
+    assert document["steps"][-1]["at"] == 300
+
+
+@pytest.mark.parametrize(("sam_type", "preset", "shifts"), [
+    ("Canary10Percent5Minutes", "LambdaCanary10Percent5Minutes", [0, 300]),
+    ("Linear10PercentEvery2Minutes", "LambdaLinear10PercentEvery2Minutes",
+     [120 * i for i in range(10)]),
+    ("AllAtOnce", "LambdaAllAtOnce", [0]),
+    ("CodeDeployDefault.Canary10Percent30Minutes", "LambdaCanary10Percent30Minutes", [0, 1800]),
+])
+def test_sam_deployment_preference_types_are_presets(write_plan: Callable[..., str],
+                                                     sam_type: str, preset: str,
+                                                     shifts: list[int]) -> None:
+    path = write_plan(MINIMAL_LAMBDA_PLAN.replace("canary: {weight: 10, bake: 5m}",
+                                                  f"preset: {sam_type}"))
+    assert run_cli("validate", path).returncode == 0
+    document = json.loads(run_cli("plan", path, "--json").stdout)
+    assert document["preset"] == preset
+    assert [s["at"] for s in document["steps"] if s["kind"] == "shift"] == shifts
+
+
+@pytest.mark.parametrize(("kind", "first"), [("lambda", "LambdaLinear10PercentEvery3Minutes"),
+                                             ("ecs", "ECSLinear10PercentEvery3Minutes")])
+def test_preset_suggestions_prefer_the_plans_target_kind(write_plan: Callable[..., str],
+                                                         kind: str, first: str) -> None:
+    text = MINIMAL_LAMBDA_PLAN.replace("canary: {weight: 10, bake: 5m}",
+                                       "preset: Linear10PercentEvery3Minute")
+    if kind == "ecs":
+        text = text.replace("""  lambda:
+    function: checkout-api
+    alias: live
+    version: "42"
+""", """  ecs:
+    cluster: c
+    services: {blue: b, green: g}
+    listener: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2
+    task_definition: t:1
+""")
+    result = run_cli("validate", write_plan(text))
+    assert result.returncode == 2
+    assert f"did you mean {first}," in result.stderr
 
 
 def test_invalid_plan_for_plan_command_exits_2(write_plan: Callable[..., str]) -> None:

@@ -161,3 +161,13 @@ def test_build_hook_defaults() -> None:
     assert isinstance(command, CommandHook)
     assert command.argv == ["./smoke.sh", "--fast"]
     assert command.timeout == 300
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("spec", [
+    {"lambda": "smoke"}, {"command": ["./smoke.sh", "--fast"]},
+    {"http": {"url": "https://x.example/health", "method": "HEAD"}}])
+def test_runs_and_plans_name_a_hook_alike(spec: dict[str, Any]) -> None:
+    validated = HookSpec.model_validate(spec)
+    hook = build_hook(validated, AwsContext(region="us-east-1"), FakeClock())
+    assert hook.name == validated.label

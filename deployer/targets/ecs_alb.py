@@ -126,6 +126,21 @@ class EcsAlbTarget:
         if self._done:
             self.new_definition = self.live_definition
 
+    def serving_colour(self) -> tuple[str, str]:
+        """With nothing else to go on (an emergency rollback without a run): the colour
+        holding the larger weight, unless it has no tasks and the other one has. Returns
+        the colour and why it was chosen."""
+        weights = self.production.read()
+        shares = {c: weights.get(self._group(c), 0) for c in COLOURS}
+        tasks = {c: int(s.get("desiredCount") or 0) for c, s in self.services.services().items()}
+        heavier = max(COLOURS, key=lambda c: (shares[c], tasks[c]))
+        other = "green" if heavier == "blue" else "blue"
+        split = f"blue {shares['blue']}, green {shares['green']}"
+        if tasks[heavier] == 0 and tasks[other] > 0:
+            return other, (f"{heavier} holds the larger weight ({split}) but has no tasks; "
+                           f"{other} has {tasks[other]}")
+        return heavier, f"{heavier} holds the larger weight ({split})"
+
     def already_done(self) -> bool:
         return self._done
 
