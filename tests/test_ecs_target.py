@@ -267,8 +267,8 @@ def test_a_listener_reset_to_a_colour_with_no_tasks_names_the_rollback(world: Ec
         {"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": world.blue_group, "Weight": 100},
             {"TargetGroupArn": world.green_group, "Weight": 0}]}}])
-    with pytest.raises(PreflightError, match="sends all traffic to blue .* desiredCount 0; "
-                                             "green .* has 2 tasks") as caught:
+    with pytest.raises(PreflightError, match=r"sends all traffic to blue .* desiredCount 0; "
+                                             r"green .* has 2 tasks") as caught:
         target_for(world, image={"container": "app", "uri": "registry/shop:3"}
                    ).preflight(resuming=False)
     assert "deployer rollback PLAN --to green" in (caught.value.hint or "")
