@@ -33,9 +33,21 @@ def configure_logging(log_format: str = "auto", verbosity: int = 0) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(max(level, logging.DEBUG)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
+
+
+class _CurrentStderr:
+    """sys.stderr as it is at each write, not at configuration: while the live display
+    runs it is rich's proxy, which prints log lines above the display instead of
+    through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def get_logger(**bound: Any) -> Any:

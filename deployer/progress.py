@@ -4,12 +4,20 @@ here, because every event is already one structlog JSON line."""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from deployer.durations import format_duration
 from deployer.record import RunRecord
 
 BAR = 30
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """Print a line while a run may be on screen. The live display captures
+    sys.stdout/sys.stderr and prints such lines above itself; click.echo goes to the
+    terminal behind its back and tears the display (a stale frame stays behind)."""
+    print(message, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 class QuietObserver:
@@ -34,7 +42,9 @@ class LiveProgress:
         self.steps_total = steps_total
         self.remaining: float | None = None
         self.record: RunRecord | None = None
-        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        # redirect_*: lines printed during the run (say(), log lines) go above the display.
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False,
+                         redirect_stdout=True, redirect_stderr=True)
         self.live.start()
 
     def event(self, record: RunRecord, message: str) -> None:

@@ -8,11 +8,10 @@ import sys
 import threading
 from typing import TextIO
 
-import click
-
 from deployer.errors import DeployerError
 from deployer.operator import submit
 from deployer.ports import Observer, Store
+from deployer.progress import say
 from deployer.record import Phase, RunRecord
 
 APPROVE = {"a", "approve", "y", "yes"}
@@ -30,8 +29,8 @@ class InlineApproval:
     def event(self, record: RunRecord, message: str) -> None:
         self.record = record
         if record.phase == Phase.AWAITING_APPROVAL:
-            click.echo(f"\napproval needed for {record.run_id}: type 'approve' or 'abort' and "
-                       f"Enter (or run: deployer approve {record.run_id})", err=True)
+            say(f"\napproval needed for {record.run_id}: type 'approve' or 'abort' and "
+                f"Enter (or run: deployer approve {record.run_id})", err=True)
             if self.thread is None:
                 self.thread = threading.Thread(target=self._answers, daemon=True,
                                                name="approval-prompt")
@@ -51,12 +50,12 @@ class InlineApproval:
                 continue
             action = "approve" if answer in APPROVE else "abort" if answer in ABORT else None
             if action is None:
-                click.echo("keep waiting (type 'approve' or 'abort')", err=True)
+                say("keep waiting (type 'approve' or 'abort')", err=True)
                 continue
             try:
                 submit(self.store, record.run_id, action, self.by, "answered at the prompt")
             except DeployerError as exc:
-                click.echo(f"deployer: {exc.message}", err=True)
+                say(f"deployer: {exc.message}", err=True)
 
 
 class Observers:

@@ -26,6 +26,7 @@ from deployer.errors import ExitCode
 from deployer.operator import submit
 from deployer.plan_file import load_plan
 from deployer.ports import Store
+from deployer.progress import say
 from deployer.record import Outcome, Phase
 from deployer.rollout import RolloutOptions, rollout
 from deployer.store import open_store
@@ -123,7 +124,7 @@ def run_demo(name: str, *, live: bool, interactive: bool, time_scale: float = TI
             if name == "rollback":
                 def fire() -> None:
                     time.sleep(60 / time_scale)  # one plan minute into the bake
-                    click.echo("\n>>> the new version misbehaves: checkout-errors goes to ALARM")
+                    say("\n>>> the new version misbehaves: checkout-errors goes to ALARM")
                     world.set_alarm("checkout-errors", "ALARM")
 
                 _when(lambda: bool(world.alias_state()[1]), fire)
@@ -151,8 +152,8 @@ def _waiting(store: Store) -> bool:
 
 def _approve(store: Store, settings: Settings, pause: float) -> None:
     run = next(r for r in store.runs() if r.phase == Phase.AWAITING_APPROVAL)
-    click.echo(f"\n>>> an operator approves from another terminal:\n    deployer approve "
-               f"{run.run_id} --store {settings.store} --reason 'dashboards look fine'")
+    say(f"\n>>> an operator approves from another terminal:\n    deployer approve "
+        f"{run.run_id} --store {settings.store} --reason 'dashboards look fine'")
     time.sleep(pause)
     submit(store, run.run_id, "approve", "demo-operator", "dashboards look fine")
 
