@@ -94,7 +94,7 @@ def load_target_identity(
     relevant = [p for p in problems
                 if p.path == "" or any(p.path == k or p.path.startswith((k + ".", k + "["))
                                        for k in kept)]
-    return validate_plan(reduced, source_map, path, (), relevant)
+    return validate_plan(reduced, source_map, path, (), relevant, identity_only=True)
 
 
 def _read(path: str, environ: Mapping[str, str] | None) -> tuple[Any, SourceMap,
@@ -116,6 +116,8 @@ def validate_plan(
     path: str,
     overrides: Sequence[str] = (),
     earlier: Sequence[Problem] = (),
+    *,
+    identity_only: bool = False,
 ) -> LoadedPlan:
     if not isinstance(raw, dict):
         where = source_map.locate(())
@@ -128,7 +130,8 @@ def validate_plan(
     kind = next((k for k in ("lambda", "ecs") if k in target), None) \
         if isinstance(target, dict) else None
     try:
-        plan = ReleasePlan.model_validate(raw, context={"target_kind": kind})
+        plan = ReleasePlan.model_validate(raw, context={"target_kind": kind,
+                                                        "identity_only": identity_only})
     except ValidationError as exc:
         already = {p.path for p in problems}
         for error in exc.errors():

@@ -36,8 +36,10 @@ from deployer.plan_types import (
     LambdaFunction,
     LambdaVersion,
     ListenerArn,
+    Percent,
     PlanName,
     PollInterval,
+    Ratio,
     Region,
     RuleArn,
     TopicArn,
@@ -303,11 +305,80 @@ class AlreadyFiring(StrEnum):
     IGNORE = "ignore"
 
 
+class OnInconclusive(StrEnum):
+    EXTEND = "extend"
+    ROLLBACK = "rollback"
+    APPROVE = "approve"
+    PROMOTE = "promote"
+
+
+class ErrorRateBound(Spec):
+    max: Percent | None = None
+    max_vs_stable: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if self.max is None and self.max_vs_stable is None:
+            raise _rule("give max, max_vs_stable or both")
+        return self
+
+
+class LatencyBound(Spec):
+    max: Annotated[Duration, Field(gt=0)] | None = None
+    max_vs_stable: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if self.max is None and self.max_vs_stable is None:
+            raise _rule("give max, max_vs_stable or both")
+        return self
+
+
+class MetricsSpec(Spec):
+    """Version-aware analysis (SPEC §7): the new version judged against the stable one."""
+
+    error_rate: ErrorRateBound | None = None
+    latency: LatencyBound | None = None
+
+    @model_validator(mode="after")
+    def _a_metric(self) -> Self:
+        if self.error_rate is None and self.latency is None:
+            raise _rule("give error_rate, latency or both")
+        return self
+
+
+ANALYSIS_FIELDS = ("window", "min_requests", "on_inconclusive")
+
+
 class ChecksSpec(Spec):
     alarms: list[AlarmName] = Field(default_factory=list)
     poll_every: PollInterval = 10.0
     insufficient_data: InsufficientData = InsufficientData.IGNORE
     already_firing: AlreadyFiring = AlreadyFiring.BLOCK
+    metrics: MetricsSpec | None = None
+    window: Duration = 300.0
+    min_requests: Annotated[int, Field(ge=1)] = 50
+    on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
+
+    @model_validator(mode="after")
+    def _analysis_settings(self) -> Self:
+        if self.metrics is None:
+            for name in ANALYSIS_FIELDS:
+                if name in self.model_fields_set:
+                    raise _rule(f"{name} goes with metrics (checks.metrics is not given)", name)
+            return self
+        if self.window < 60 or self.window % 60:
+            raise _rule("window must be whole minutes, at least 1m (CloudWatch's periods are "
+                        "1 minute)", "window")
+        latency = self.metrics.latency
+        if latency is not None and latency.max_vs_stable is not None and self.window < 120:
+            raise _rule("latency.max_vs_stable needs a window of at least 2m (it compares the "
+                        "versions minute by minute)", "window")
+        return self
+
+    @property
+    def watches_anything(self) -> bool:
+        return bool(self.alarms) or self.metrics is not None
 
     @field_validator("alarms")
     @classmethod
@@ -399,6 +470,13 @@ class ReleasePlan(Spec):
     hooks: HooksSpec = Field(default_factory=HooksSpec)
     notify: NotifySpec = Field(default_factory=NotifySpec)
     deadline: Duration | None = None
+
+    @model_validator(mode="after")
+    def _something_watches(self, info: ValidationInfo) -> Self:
+        if not self.checks.watches_anything and not (info.context or {}).get("identity_only"):
+            raise _rule("give checks.alarms, checks.metrics or both: a release that watches "
+                        "nothing cannot roll back by itself", "checks")
+        return self
 
     @model_validator(mode="after")
     def _deadline_fits(self) -> Self:

@@ -49,6 +49,33 @@ def _weight(value: Any) -> float:
     return number
 
 
+def _percent(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a percentage such as 2% or 0.5%")
+    text = str(value).strip()
+    try:
+        number = float(text.removesuffix("%"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a percentage; write e.g. 2% or 0.5%") from None
+    if not 0 <= number <= 100 or math.isnan(number):
+        raise ValueError(f"{value} is out of range: a rate is between 0% and 100%")
+    return number
+
+
+def _ratio(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a ratio to the stable version such as 2x or 1.5x")
+    text = str(value).strip().lower()
+    try:
+        number = float(text.removesuffix("x"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a ratio; write e.g. 2x or 1.5x") from None
+    if not number >= 1 or math.isinf(number):
+        raise ValueError(f"{value} is below 1x: the new version would fail for being as good "
+                         "as the stable one")
+    return number
+
+
 def _argv(value: Any) -> Any:
     return shlex.split(value) if isinstance(value, str) else value
 
@@ -95,6 +122,22 @@ Weight = Annotated[
         {"type": "number", "exclusiveMinimum": 0, "maximum": 100,
          "description": "percent of traffic on the new version"}
     ),
+]
+
+Percent = Annotated[
+    float,
+    BeforeValidator(_percent),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?%$"},
+                              {"type": "number", "minimum": 0, "maximum": 100}],
+                    "description": "a rate in percent, e.g. 2% or 0.5%"}),
+]
+
+Ratio = Annotated[
+    float,
+    BeforeValidator(_ratio),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?[xX]$"},
+                              {"type": "number", "minimum": 1}],
+                    "description": "a multiple of the stable version's value, e.g. 2x or 1.5x"}),
 ]
 
 Argv = Annotated[

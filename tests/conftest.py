@@ -24,6 +24,7 @@ target:
     function: checkout-api
     alias: live
     version: "42"
+checks: {alarms: [checkout-api-errors]}
 strategy:
   canary: {weight: 10, bake: 5m}
 """

@@ -54,7 +54,7 @@ def test_validate_reports_all_problems_and_exits_2(write_plan: Callable[..., str
     assert result.stderr.splitlines() == [
         f"{bad}:6:12: target.lambda.alias: an alias name cannot be all digits "
         "(that is a version number)",
-        f"{bad}:9:20: strategy.canary.weight: weight 0 is out of range: it must be above 0 "
+        f"{bad}:10:20: strategy.canary.weight: weight 0 is out of range: it must be above 0 "
         "and at most 100",
     ]
     assert "Traceback" not in result.stderr

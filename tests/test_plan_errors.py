@@ -39,31 +39,31 @@ BROKEN = [
     ("only a comment", "# nothing\n", [":1:1: the plan is empty"]),
     ("not a mapping", "- a\n- b\n", [":1:1: the plan must be a mapping (key: value), not a list"]),
     ("unknown top-level key", MINIMAL_LAMBDA_PLAN + "deadlin: 1h\n",
-     [":10:1: deadlin: unknown field 'deadlin'; did you mean 'deadline'?"]),
+     [":11:1: deadlin: unknown field 'deadlin'; did you mean 'deadline'?"]),
     ("unknown nested key", MINIMAL_LAMBDA_PLAN.replace("alias: live", "alais: live"),
      [":5:5: target.lambda.alias: required field is missing",
       ":6:5: target.lambda.alais: unknown field 'alais'; did you mean 'alias'?"]),
     ("wrong type", MINIMAL_LAMBDA_PLAN.replace("weight: 10", "weight: lots"),
-     [":9:20: strategy.canary.weight: 'lots' is not a percentage; write e.g. 10 or 12.5"]),
+     [":10:20: strategy.canary.weight: 'lots' is not a percentage; write e.g. 10 or 12.5"]),
     ("weight above 100", MINIMAL_LAMBDA_PLAN.replace(
         "canary: {weight: 10, bake: 5m}", "steps: [{shift: 150}]"),
-     [":9:19: strategy.steps[0].shift: weight 150 is out of range: it must be above 0 "
+     [":10:19: strategy.steps[0].shift: weight 150 is out of range: it must be above 0 "
       "and at most 100"]),
     ("weight zero", MINIMAL_LAMBDA_PLAN.replace("weight: 10", "weight: 0"),
-     [":9:20: strategy.canary.weight: weight 0 is out of range: it must be above 0 and at "
+     [":10:20: strategy.canary.weight: weight 0 is out of range: it must be above 0 and at "
       "most 100"]),
     ("canary at 100", MINIMAL_LAMBDA_PLAN.replace("weight: 10", "weight: 100"),
-     [":9:20: strategy.canary.weight: input should be less than 100"]),
+     [":10:20: strategy.canary.weight: input should be less than 100"]),
     ("decreasing weights", MINIMAL_LAMBDA_PLAN.replace(
         "  canary: {weight: 10, bake: 5m}\n",
         "  steps:\n    - shift: 50\n    - bake: 1m\n    - shift: 20\n    - shift: 100\n"),
-     [":12:14: strategy.steps[2].shift: weights must not decrease: 20 after 50 (steps[0])"]),
+     [":13:14: strategy.steps[2].shift: weights must not decrease: 20 after 50 (steps[0])"]),
     ("not ending at 100", MINIMAL_LAMBDA_PLAN.replace(
         "  canary: {weight: 10, bake: 5m}\n", "  steps:\n    - shift: 10\n    - bake: 1m\n"),
-     [":10:14: strategy.steps[0].shift: every plan must end at 100; the last shift is 10 "
+     [":11:14: strategy.steps[0].shift: every plan must end at 100; the last shift is 10 "
       "(add '- shift: 100')"]),
     ("two strategies", MINIMAL_LAMBDA_PLAN + "  linear: {step: 10, every: 1m}\n",
-     [":9:3: strategy: has canary and linear; keep exactly one of: canary, linear, "
+     [":10:3: strategy: has canary and linear; keep exactly one of: canary, linear, "
       "all_at_once, blue_green, preset, steps"]),
     ("no version source", MINIMAL_LAMBDA_PLAN.replace('    version: "42"\n', ""),
      [":5:5: target.lambda: needs exactly one of: version, publish, code"]),
@@ -72,28 +72,28 @@ BROKEN = [
       "published version number, or use publish: true"]),
     ("unknown preset", MINIMAL_LAMBDA_PLAN.replace(
         "canary: {weight: 10, bake: 5m}", "preset: LambdaCanary10Percent5Minute"),
-     [":9:11: strategy.preset: unknown preset 'LambdaCanary10Percent5Minute'; did you mean "
+     [":10:11: strategy.preset: unknown preset 'LambdaCanary10Percent5Minute'; did you mean "
       "LambdaCanary10Percent5Minutes, LambdaCanary10Percent15Minutes, "
       "LambdaCanary10Percent30Minutes?"]),
     ("bad duration", MINIMAL_LAMBDA_PLAN.replace("bake: 5m", "bake: 5 minutes"),
-     [":9:30: strategy.canary.bake: '5 minutes' is not a duration; write e.g. 500ms, 30s, 5m, "
+     [":10:30: strategy.canary.bake: '5 minutes' is not a duration; write e.g. 500ms, 30s, 5m, "
       "2h, 1d or 1h30m"]),
     ("missing env var", MINIMAL_LAMBDA_PLAN.replace('"42"', '"${NEW_VERSION}"'),
      [":7:14: target.lambda.version: environment variable NEW_VERSION is not set "
       "(write ${NEW_VERSION:-default} for a default)"]),
     ("duplicate key", MINIMAL_LAMBDA_PLAN + "name: again\n",
-     [":10:1: name: duplicate key 'name' (first at line 2)"]),
+     [":11:1: name: duplicate key 'name' (first at line 2)"]),
     ("bad name", MINIMAL_LAMBDA_PLAN.replace("name: checkout-api", "name: Checkout API"),
      [":2:7: name: 'Checkout API' is not a valid name (1-64 of a-z, 0-9, -)"]),
     ("wrong plan version", MINIMAL_LAMBDA_PLAN.replace("version: 1", "version: 2"),
      [":1:10: version: must be 1; got 2"]),
-    ("poll too fast", MINIMAL_LAMBDA_PLAN + "checks: {poll_every: 500ms}\n",
-     [":10:22: checks.poll_every: must be at least 1s"]),
+    ("poll too fast", MINIMAL_LAMBDA_PLAN.replace("errors]}", "errors], poll_every: 500ms}"),
+     [":8:53: checks.poll_every: must be at least 1s"]),
     ("deadline too short", MINIMAL_LAMBDA_PLAN + "final_bake: 10m\ndeadline: 10m\n",
-     [":11:11: deadline: deadline 10m is shorter than the plan's 15m of bakes"]),
+     [":12:11: deadline: deadline 10m is shorter than the plan's 15m of bakes"]),
     ("hook with two kinds", MINIMAL_LAMBDA_PLAN
      + "hooks:\n  before_traffic:\n    - {lambda: smoke, command: [./x]}\n",
-     [":12:7: hooks.before_traffic[0]: has lambda and command; keep exactly one of: lambda, "
+     [":13:7: hooks.before_traffic[0]: has lambda and command; keep exactly one of: lambda, "
       "http, command"]),
     ("ecs listener and rule", """\
 version: 1
@@ -196,7 +196,7 @@ hooks:
 
 def test_unknown_top_level_key_suggests_a_field(write_plan: WritePlan) -> None:
     path = write_plan(MINIMAL_LAMBDA_PLAN + "x-hook: 1\n")
-    assert problems_of(path) == [":10:1: x-hook: unknown field 'x-hook'; did you mean 'hooks'?"]
+    assert problems_of(path) == [":11:1: x-hook: unknown field 'x-hook'; did you mean 'hooks'?"]
 
 
 # ---------------------------------------------------------------- --set
@@ -246,8 +246,8 @@ def test_bad_set(write_plan: WritePlan, assignment: str, expected: str) -> None:
 def test_bare_strategy_key_needs_its_fields(write_plan: WritePlan) -> None:
     text = MINIMAL_LAMBDA_PLAN.replace("canary: {weight: 10, bake: 5m}", "linear:")
     assert problems_of(write_plan(text)) == [
-        ":9:10: strategy.linear.step: required field is missing",
-        ":9:10: strategy.linear.every: required field is missing",
+        ":10:10: strategy.linear.step: required field is missing",
+        ":10:10: strategy.linear.every: required field is missing",
     ]
 
 

@@ -155,6 +155,7 @@ def test_timeline_offsets_follow_the_bakes(raw: dict[str, object], final: int) -
 
     plan = ReleasePlan.model_validate({
         "version": 1, "name": "p", "strategy": raw, "final_bake": final,
+        "checks": {"alarms": ["p-errors"]},
         "target": {"lambda": {"function": "f", "alias": "live", "version": "2"}},
     })
     document = timeline_json(plan)
