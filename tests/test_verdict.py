@@ -3,6 +3,8 @@ checked against statsmodels and scipy."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,15 +12,15 @@ from hypothesis import strategies as st
 from deployer.checks.verdict import (
     Sample,
     Verdict,
+    binomial_sf,
     judge_error_rate,
     judge_latency,
-    binomial_sf,
     ratio_exact_test,
     ratio_score_test,
     welch_ratio_test,
 )
 
-F, I, P = Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS
+F, INC, P = Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS
 
 
 def rate(new: tuple[int, int], stable: tuple[int, int], *, max_rate: float | None = None,
@@ -29,12 +31,12 @@ def rate(new: tuple[int, int], stable: tuple[int, int], *, max_rate: float | Non
 
 
 @pytest.mark.parametrize(("new", "stable", "expected"), [
-    ((1, 45), (10, 1000), I),       # SPEC: 1 error in 45 against 1% is no verdict...
+    ((1, 45), (10, 1000), INC),       # SPEC: 1 error in 45 against 1% is no verdict...
     ((1, 45), (10, 1000), P),       # ...and with min_requests 40 it is a pass, not a fail
     ((68, 225), (10, 1000), F),     # SPEC: 68 in 225 against 1% is
     ((33, 110), (10, 1000), F),
-    ((0, 0), (0, 0), I),            # no data at all is inconclusive, never a pass
-    ((0, 500), (0, 0), I),          # no stable data: the relative bound cannot be judged
+    ((0, 0), (0, 0), INC),            # no data at all is inconclusive, never a pass
+    ((0, 500), (0, 0), INC),          # no stable data: the relative bound cannot be judged
     ((0, 500), (0, 5000), P),       # zero errors on both
     ((1, 500), (0, 5000), P),       # one stray error against none: not a verdict
     ((3, 500), (0, 5000), F),       # 0.6% against 0% of 5000: worse than 2x
@@ -55,14 +57,14 @@ def test_the_absolute_bound_needs_no_stable_data_and_is_judged_first() -> None:
     assert rate((30, 100), (0, 0), max_rate=2, ratio=None) == F
     assert rate((30, 100), (0, 10), max_rate=2) == F          # stable too small: still a fail
     assert rate((1, 100), (0, 0), max_rate=2, ratio=None) == P
-    assert rate((3, 30), (0, 0), max_rate=2, ratio=None) == I  # too few: not a verdict
+    assert rate((3, 30), (0, 0), max_rate=2, ratio=None) == INC  # too few: not a verdict
 
 
 def test_at_100_percent_only_max_applies_and_missing_stable_data_is_fine() -> None:
     assert rate((60, 1000), (0, 0), max_rate=10, full=True) == P
     assert rate((60, 1000), (0, 0), max_rate=5, full=True) == F
     assert rate((60, 1000), (0, 0), full=True) == P   # only a relative bound: nothing to judge
-    assert rate((0, 10), (0, 0), max_rate=5, full=True) == I
+    assert rate((0, 10), (0, 0), max_rate=5, full=True) == INC
 
 
 def test_a_failed_verdict_names_the_bound() -> None:
@@ -97,7 +99,7 @@ def test_welch_test_matches_scipy(new: list[float], stable: list[float], ratio: 
 
     scaled = [ratio * v for v in stable]
     theirs = stats.ttest_ind(new, scaled, equal_var=False, alternative="greater").pvalue
-    if theirs != theirs:  # nan: both samples constant
+    if math.isnan(theirs):  # both samples constant
         return
     assert welch_ratio_test(new, stable, ratio) == pytest.approx(theirs, abs=1e-6)
 
@@ -110,11 +112,11 @@ def minutes(*values: float, requests: int = 100) -> Sample:
     (minutes(900, 950, 1000, 920, 980), minutes(400, 420, 390, 410, 405), None, 1.5, F),
     (minutes(420, 400, 430, 410, 405), minutes(400, 420, 390, 410, 405), None, 1.5, P),
     (minutes(500, 2000, 450, 480, 520), minutes(400, 420, 390, 410, 405), None, 1.5, P),  # a spike
-    (minutes(900), minutes(400, 410), None, 1.5, I),           # one minute: no spread
+    (minutes(900), minutes(400, 410), None, 1.5, INC),           # one minute: no spread
     (minutes(900, 950), minutes(400, 410), 800, None, F),      # absolute bound
     (minutes(700, 750), minutes(), 800, None, P),              # absolute: stable not needed
-    (minutes(700, 750, requests=10), minutes(400, 410), 800, 1.5, I),  # too few requests
-    (Sample(0, 0), Sample(0, 0), 800, 1.5, I),
+    (minutes(700, 750, requests=10), minutes(400, 410), 800, 1.5, INC),  # too few requests
+    (Sample(0, 0), Sample(0, 0), 800, 1.5, INC),
 ])
 def test_latency(new: Sample, stable: Sample, max_ms: float | None, ratio: float | None,
                  expected: Verdict) -> None:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-
 class Verdict(StrEnum):
     PASS = "pass"
     INCONCLUSIVE = "inconclusive"
