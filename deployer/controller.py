@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from deployer.durations import format_duration
 from deployer.errors import (
@@ -25,7 +26,7 @@ from deployer.errors import (
 from deployer.hook_runner import HookRunner
 from deployer.journal import LeaseLost, RunJournal
 from deployer.logs import get_logger
-from deployer.plan_model import ReleasePlan
+from deployer.plan_model import ApproveSpec, OnInconclusive, ReleasePlan
 from deployer.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.signals import StopSignal
@@ -34,6 +35,8 @@ from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
 DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
 WEIGHT_TOLERANCE = 0.01   # percent
+EXTEND_FACTOR = 3         # on_inconclusive: extend bakes at most to 3x their length
+ANALYSIS_GATE = "analysis"  # record.stage prefix of an approval asked for by analysis
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,12 @@ class Timings:
     poll_every: float
     final_bake: float
     keep_old_for: float
+    on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
 
     @classmethod
     def of(cls, plan: ReleasePlan) -> Timings:
-        return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for)
+        return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for,
+                   plan.checks.on_inconclusive)
 
 
 @dataclass(slots=True)
@@ -76,6 +81,7 @@ class Controller:
         self._last_check: float | None = None
         self._hook_index = 0
         self._hooks_running = HookRunner(stop.wake)
+        self._extension_announced: float | None = None  # the wait whose extension was said
 
     @property
     def record(self) -> RunRecord:
@@ -161,6 +167,9 @@ class Controller:
             return self._start()
         if phase == Phase.PREPARING:
             return self._prepare()
+        if phase == Phase.AWAITING_APPROVAL and (self.record.stage or "").startswith(
+                ANALYSIS_GATE):
+            return self._analysis_gate()
         if phase in (Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL):
             return self._step()
         if phase == Phase.PROMOTING:
@@ -273,27 +282,32 @@ class Controller:
                 self.journal.handled("promote", "bake skipped by operator")
                 self._enter_step(index + 1)
                 return 0.0
-            delay = self._wait(step.seconds, f"bake {format_duration(step.seconds)}")
-            if delay is None:
-                self._enter_step(index + 1)
-                return 0.0
-            return delay
-        for action in ("approve", "promote"):  # promote during an approval approves it
-            if self.record.pending(action):
-                request = self.record.pending(action) or {}
+            return self._bake(step.seconds, f"bake {format_duration(step.seconds)}",
+                              then=lambda: self._enter_step(index + 1))
+        return self._await_approval(step.timeout, step.on_timeout,
+                                    then=lambda: self._enter_step(index + 1))
+
+    def _await_approval(self, timeout: float, on_timeout: OnTimeout,
+                        then: Callable[[], None], actions: tuple[str, ...] = ("approve",
+                                                                               "promote")
+                        ) -> float:
+        for action in actions:  # promote during an approval approves it
+            request = self.record.pending(action)
+            if request is not None:
                 self.journal.handled(action, f"approved by {request.get('by') or 'an operator'}"
-                              + (f": {request['reason']}" if request.get("reason") else ""))
-                self._enter_step(index + 1)
+                                     + (f": {request['reason']}" if request.get("reason")
+                                        else ""))
+                then()
                 return 0.0
-        delay = self._wait(step.timeout, "approval wait")
+        delay = self._wait(timeout, "approval wait")
         if delay is not None:
             return delay
-        if step.on_timeout == OnTimeout.PROMOTE:
-            self.journal.event(f"approval timed out after {format_duration(step.timeout)}: "
-                        "promoting (on_timeout: promote)")
-            self._enter_step(index + 1)
+        if on_timeout == OnTimeout.PROMOTE:
+            self.journal.event(f"approval timed out after {format_duration(timeout)}: "
+                               "promoting (on_timeout: promote)")
+            then()
             return 0.0
-        self._begin_rollback(f"approval timed out after {format_duration(step.timeout)}",
+        self._begin_rollback(f"approval timed out after {format_duration(timeout)}",
                              Outcome.ROLLED_BACK)
         return 0.0
 
@@ -317,7 +331,7 @@ class Controller:
         if stage == "final_bake":
             return self._wait_then(self.timings.final_bake,
                                    f"final bake {format_duration(self.timings.final_bake)}",
-                                   next_stage="keep_old")
+                                   next_stage="keep_old", judged=True)
         if stage == "keep_old":
             return self._wait_then(self.timings.keep_old_for, "keeping the old version for "
                                    f"{format_duration(self.timings.keep_old_for)}",
@@ -328,19 +342,81 @@ class Controller:
 
     # ------------------------------------------------------------ waiting with checks
 
-    def _wait_then(self, seconds: float, label: str, next_stage: str) -> float:
+    def _wait_then(self, seconds: float, label: str, next_stage: str,
+                   judged: bool = False) -> float:
+        def then() -> None:
+            self.record.wait_started = None
+            self.journal.move(Phase.PROMOTING, stage=next_stage)
+
         for action in ("promote", "promote_full"):
             if self.record.pending(action):
                 self.journal.handled(action, f"{label} skipped by operator")
-                self.record.wait_started = None
-                self.journal.move(Phase.PROMOTING, stage=next_stage)
+                then()
                 return 0.0
+        if judged:
+            return self._bake(seconds, label, then)
         delay = self._wait(seconds, label)
         if delay is not None:
             return delay
-        self.record.wait_started = None
-        self.journal.move(Phase.PROMOTING, stage=next_stage)
+        then()
         return 0.0
+
+    # ------------------------------------------------------------ bakes judged by analysis
+
+    def _bake(self, seconds: float, label: str, then: Callable[[], None]) -> float:
+        """Wait out a bake with checks; at its end an inconclusive analysis is handled
+        by on_inconclusive (SPEC §7) before `then` goes on."""
+        extending = self._extending(seconds)
+        if extending and self._extension_announced != self.record.wait_started:
+            self._extension_announced = self.record.wait_started
+            self.journal.event(f"{label} extended: analysis inconclusive "
+                               f"({self.record.inconclusive}); baking up to "
+                               f"{format_duration(EXTEND_FACTOR * seconds)}")
+        delay = self._wait(EXTEND_FACTOR * seconds if extending else seconds, label)
+        if delay is not None:
+            return delay
+        why = self.record.inconclusive
+        policy = self.timings.on_inconclusive
+        if why is None or seconds <= 0 or policy == OnInconclusive.PROMOTE:
+            if why is not None and seconds > 0:
+                self.journal.event(f"analysis inconclusive at the end of the {label}: going on "
+                                   f"(on_inconclusive: promote): {why}")
+            then()
+            return 0.0
+        if policy == OnInconclusive.EXTEND and not extending:
+            return self.timings.poll_every  # the next tick is past the end: extending
+        if policy == OnInconclusive.APPROVE:
+            self._analysis_gate_opens(label, why)
+            return 0.0
+        extended = f" after {format_duration(EXTEND_FACTOR * seconds)}" if extending else ""
+        raise CheckFailed(f"analysis: inconclusive at the end of the {label}{extended}: {why}")
+
+    def _extending(self, seconds: float) -> bool:
+        record = self.record
+        return (self.timings.on_inconclusive == OnInconclusive.EXTEND and seconds > 0
+                and record.inconclusive is not None and record.wait_started is not None
+                and self.clock.now() - record.wait_started >= seconds)
+
+    def _analysis_gate_opens(self, label: str, why: str) -> None:
+        after = "final_bake" if self.record.phase == Phase.PROMOTING else "step"
+        self.record.wait_started = None
+        self.journal.move(Phase.AWAITING_APPROVAL, stage=f"{ANALYSIS_GATE}:{after}")
+        self.journal.event(f"waiting for approval: analysis inconclusive at the end of the "
+                           f"{label} ({why}); deployer approve {self.record.run_id} to go on, "
+                           f"deployer abort {self.record.run_id} to roll back")
+        self.parts.notifier.publish("approval_requested", self.record)
+
+    def _analysis_gate(self) -> float:
+        def then() -> None:
+            self.record.wait_started = None
+            if self.record.stage == f"{ANALYSIS_GATE}:final_bake":
+                self.journal.move(Phase.PROMOTING, stage="keep_old")
+            else:
+                self._enter_step(self.record.step_index + 1)
+
+        default = ApproveSpec()
+        return self._await_approval(default.timeout, default.on_timeout, then,
+                                    actions=("approve", "promote", "promote_full"))
 
     def _wait(self, seconds: float, label: str) -> float | None:
         """Poll checks until `seconds` have passed; None when done, else the next delay."""
@@ -370,11 +446,25 @@ class Controller:
         return min(self.timings.poll_every, remaining)
 
     def _evaluate_checks(self, now: float) -> None:
-        result = self.parts.check.evaluate()
+        at_full = (self.record.weight or 0.0) >= FULL  # stable serves nothing: max only
+        result = self.parts.check.evaluate(at_full=at_full)
         self._last_check = now
         self.record.alarms = result.states
+        if result.analysis is not None:
+            self._note_analysis(result.analysis, result.inconclusive)
         if not result.healthy:
             raise CheckFailed(result.reason or "a check failed")
+
+    def _note_analysis(self, analysis: dict[str, Any], inconclusive: str | None) -> None:
+        """Keep the latest verdicts; an event only when one changes (for the report)."""
+        record = self.record
+        verdicts = {metric: entry["verdict"] for metric, entry in analysis.items()}
+        changed = verdicts != {m: e.get("verdict") for m, e in record.analysis.items()}
+        record.analysis, record.inconclusive = analysis, inconclusive
+        if changed:
+            self.journal.event("analysis: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
+                               + (f" ({inconclusive})" if inconclusive else ""),
+                               analysis=verdicts)
 
     def _check_drift(self) -> None:
         reading = self.target.read()

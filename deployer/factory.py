@@ -9,7 +9,7 @@ from deployer.checks.alarms import CloudWatchAlarms
 from deployer.controller import Parts
 from deployer.hooks import build_hook
 from deployer.plan_model import ReleasePlan
-from deployer.ports import Clock, Hook, Notifier, Observer, Store, TrafficTarget
+from deployer.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.record import RunRecord
 
 
@@ -17,8 +17,9 @@ def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
                 observer: Observer, record: RunRecord | None = None) -> Parts:
     """Everything a controller drives, for a new run or (with `record`) a resumed one."""
     before, after = build_hooks(plan, aws, clock)
-    return Parts(target=build_target(plan, aws, clock, state=record.target if record else None),
-                 check=build_check(plan, aws, record), before_traffic=before,
+    target = build_target(plan, aws, clock, state=record.target if record else None)
+    return Parts(target=target, check=build_check(plan, aws, target, clock, record),
+                 before_traffic=before,
                  after_traffic=after, store=store, clock=clock,
                  notifier=build_notifier(plan, aws), observer=observer)
 
@@ -45,9 +46,16 @@ def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
     return EcsAlbTarget(plan.target.ecs, aws, clock, state)
 
 
-def build_check(plan: ReleasePlan, aws: AwsContext, record: RunRecord | None = None
-                ) -> CloudWatchAlarms:
-    return CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else ())
+def build_check(plan: ReleasePlan, aws: AwsContext, target: TrafficTarget, clock: Clock,
+                record: RunRecord | None = None) -> Check:
+    alarms = CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else ())
+    if plan.checks.metrics is None:
+        return alarms
+    from deployer.checks.all_checks import AllChecks
+    from deployer.checks.analysis import MetricAnalysis
+
+    return AllChecks([alarms, MetricAnalysis(plan.checks, aws, target.metric_series,
+                                             clock.wall)])
 
 
 def build_hooks(plan: ReleasePlan, aws: AwsContext, clock: Clock

@@ -24,6 +24,28 @@ class TrafficReading:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """Where one version's numbers are in CloudWatch (SPEC §7): requests and errors are
+    read as Sum, latency as Average, in 1-minute periods, with `dimensions` queried in
+    exactly this order."""
+
+    label: str                                   # "version 7", "target group green (…)"
+    ident: dict[str, str]                        # for the record: {"version": "7"}, …
+    namespace: str
+    dimensions: tuple[tuple[str, str], ...]
+    requests: str
+    errors: str
+    latency: str
+    latency_to_ms: float = 1.0                   # ALB reports seconds
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSeries:
+    new: MetricSeries
+    stable: MetricSeries
+
+
 class TrafficTarget(Protocol):
     """One traffic resource: a Lambda alias, or an ALB listener/rule over two groups."""
 
@@ -64,6 +86,10 @@ class TrafficTarget(Protocol):
 
     def hook_context(self) -> dict[str, str]: ...
 
+    def metric_series(self) -> VersionSeries:
+        """Each version's per-version metrics, once preflight and prepare have run."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -71,6 +97,8 @@ class CheckResult:
     states: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
     muted: tuple[str, ...] = ()
+    analysis: dict[str, Any] | None = None   # metric -> its last verdict (SPEC §7)
+    inconclusive: str | None = None          # why analysis could not reach a verdict
 
 
 class Check(Protocol):
@@ -78,8 +106,10 @@ class Check(Protocol):
         """Evaluate once at preflight (already-firing policy); may raise PreflightError."""
         ...
 
-    def evaluate(self) -> CheckResult:
-        """Idempotent; one AWS round trip per call at most (per 100 alarms)."""
+    def evaluate(self, *, at_full: bool = False) -> CheckResult:
+        """Idempotent; one AWS round trip per call at most (per 100 alarms, per 500
+        metric queries). `at_full`: the new version has all the traffic, so analysis
+        judges only absolute bounds."""
         ...
 
 

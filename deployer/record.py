@@ -51,8 +51,10 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.SHIFTING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.BAKING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.AWAITING_APPROVAL: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
-    Phase.PROMOTING: frozenset({Phase.PROMOTING, Phase.SUCCEEDED, Phase.ROLLING_BACK,
-                                Phase.FAILED}),
+    # PROMOTING -> AWAITING_APPROVAL: analysis inconclusive at the end of the final bake
+    # with on_inconclusive: approve.
+    Phase.PROMOTING: frozenset({Phase.PROMOTING, Phase.AWAITING_APPROVAL, Phase.SUCCEEDED,
+                                Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED}),
     Phase.SUCCEEDED: frozenset(),
     Phase.ROLLED_BACK: frozenset(),
@@ -114,6 +116,8 @@ class RunRecord:
     ended_at: str | None = None
     alarms: dict[str, str] = field(default_factory=dict)
     muted_alarms: list[str] = field(default_factory=list)  # already firing, ignored until OK
+    analysis: dict[str, Any] = field(default_factory=dict)  # metric -> last verdict (SPEC §7)
+    inconclusive: str | None = None      # why the last analysis reached no verdict
     hooks: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lease: dict[str, Any] = field(default_factory=dict)
@@ -174,6 +178,7 @@ class RunRecord:
             "step_index": self.step_index,
             "stage": self.stage,
             "alarms": self.alarms,
+            "analysis": self.analysis,
             "hooks": self.hooks,
             "requests": self.requests,
             "lease": self.lease,

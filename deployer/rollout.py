@@ -62,7 +62,8 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
     if options.dry_run:
-        target, check = build_target(plan, aws, clock), build_check(plan, aws)
+        target = build_target(plan, aws, clock)
+        check = build_check(plan, aws, target, clock)
         target.preflight(resuming=False)
         check.start()
         print(json.dumps({"dry_run": True, "target": target.describe(),

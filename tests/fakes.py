@@ -111,11 +111,15 @@ class FakeTarget:
 
 
 class ScriptedCheck:
-    """Healthy unless told otherwise; `fire(name)` puts an alarm in ALARM."""
+    """Healthy unless told otherwise; `fire(name)` puts an alarm in ALARM. With
+    `judging`, it also reports an analysis: `doubt` (a reason) makes it inconclusive."""
 
-    def __init__(self, names: tuple[str, ...] = ("errors",)) -> None:
+    def __init__(self, names: tuple[str, ...] = ("errors",), judging: bool = False) -> None:
         self.states = dict.fromkeys(names, "OK")
         self.evaluations = 0
+        self.judging = judging
+        self.doubt: str | None = None
+        self.at_full: list[bool] = []
 
     def fire(self, name: str = "errors") -> None:
         self.states[name] = "ALARM"
@@ -123,12 +127,17 @@ class ScriptedCheck:
     def start(self) -> CheckResult:
         return CheckResult(True, dict(self.states))
 
-    def evaluate(self) -> CheckResult:
+    def evaluate(self, *, at_full: bool = False) -> CheckResult:
         self.evaluations += 1
+        self.at_full.append(at_full)
         for name, state in self.states.items():
             if state == "ALARM":
                 return CheckResult(False, dict(self.states), f"alarm {name} is in ALARM")
-        return CheckResult(True, dict(self.states))
+        if not self.judging:
+            return CheckResult(True, dict(self.states))
+        verdict = "inconclusive" if self.doubt else "pass"
+        return CheckResult(True, dict(self.states), analysis={"error_rate": {"verdict": verdict}},
+                           inconclusive=self.doubt)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 
 from deployer.controller import Controller, Parts, Timings
 from deployer.errors import ExitCode
+from deployer.plan_model import OnInconclusive
 from deployer.record import Outcome, Phase, RunRecord
 from deployer.signals import StopSignal
 from strategies.all_at_once import plan_all_at_once
@@ -35,6 +36,7 @@ class Run:
     final_bake: float = 0.0
     keep_old_for: float = 0.0
     deadline: float | None = None
+    on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
     before: list[ScriptedHook] = field(default_factory=list)
     after: list[ScriptedHook] = field(default_factory=list)
     clock: FakeClock = field(default_factory=FakeClock)
@@ -55,7 +57,8 @@ class Run:
                       after_traffic=self.after, store=self.store, clock=self.clock,
                       notifier=self.notifier, observer=NullObserver())
         self.controller = Controller(self.record, self.steps,
-                                     Timings(POLL, self.final_bake, self.keep_old_for),
+                                     Timings(POLL, self.final_bake, self.keep_old_for,
+                                             self.on_inconclusive),
                                      parts, self.stop)
 
     def go(self) -> RunRecord:
@@ -295,7 +298,7 @@ def test_aws_failure_mid_run_rolls_back_and_reports_failure() -> None:
 def test_a_bug_in_a_collaborator_still_restores_traffic() -> None:
     run = Run(plan_canary(10, 60))
 
-    def broken() -> None:
+    def broken(**_: object) -> None:
         raise RuntimeError("boom")
 
     run.clock.at(20, lambda: setattr(run.check, "evaluate", broken))
@@ -501,3 +504,89 @@ def test_alarms_without_data_are_called_out_at_the_start() -> None:
     assert record.outcome == Outcome.SUCCEEDED
     assert any(e.message.startswith("warning: alarm errors has INSUFFICIENT_DATA")
                for e in record.events)
+
+
+# ---------------------------------------------------------------- analysis (SPEC §7)
+
+def judged(**kwargs: object) -> Run:
+    return Run(plan_canary(10, 60), check=ScriptedCheck(judging=True), **kwargs)  # type: ignore[arg-type]
+
+
+def test_extend_keeps_baking_until_analysis_decides() -> None:
+    run = judged()
+    run.check.doubt = "error_rate: the new version has 3 requests"
+    run.clock.at(100, lambda: setattr(run.check, "doubt", None))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert sum(run.clock.sleeps) == pytest.approx(100, abs=POLL)  # 60s bake + 40s extended
+    messages = [e.message for e in run.stored.events]
+    assert any(m.startswith("bake 1m extended: analysis inconclusive") for m in messages)
+    assert "analysis: error_rate pass" in messages
+
+
+def test_extend_rolls_back_after_three_times_the_bake() -> None:
+    run = judged()
+    run.check.doubt = "error_rate: the new version has 3 requests"
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.exit_code == ExitCode.ROLLED_BACK
+    assert record.reason == ("analysis: inconclusive at the end of the bake 1m after 3m: "
+                             "error_rate: the new version has 3 requests")
+    assert run.clock.now() - 1_795_000_000 == pytest.approx(180, abs=POLL)
+    assert run.target.history == [10, 0]
+
+
+def test_rollback_policy_rolls_back_at_the_end_of_the_bake() -> None:
+    run = judged(on_inconclusive=OnInconclusive.ROLLBACK)
+    run.check.doubt = "no data"
+    record = run.go()
+    assert record.reason == "analysis: inconclusive at the end of the bake 1m: no data"
+    assert sum(run.clock.sleeps) == 60
+
+
+def test_promote_policy_goes_on() -> None:
+    run = judged(on_inconclusive=OnInconclusive.PROMOTE)
+    run.check.doubt = "no data"
+    assert run.go().outcome == Outcome.SUCCEEDED
+    assert run.target.history == [10, 100]
+
+
+def test_approve_policy_waits_for_an_operator_who_sees_why() -> None:
+    run = judged(on_inconclusive=OnInconclusive.APPROVE)
+    run.check.doubt = "error_rate: the stable version has 2 requests"
+    waiting: list[RunRecord] = []
+    run.clock.at(90, lambda: waiting.append(run.store.load("app-1")))
+    run.clock.at(120, lambda: run.store.add_request("app-1", "approve", by="ops"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert waiting[0].phase == Phase.AWAITING_APPROVAL
+    assert waiting[0].inconclusive == "error_rate: the stable version has 2 requests"
+    assert "waiting for approval: analysis inconclusive at the end of the bake 1m" in \
+        waiting[0].events[-2].message
+    assert run.target.history == [10, 100]
+
+
+def test_approve_policy_times_out_into_a_rollback() -> None:
+    run = judged(on_inconclusive=OnInconclusive.APPROVE)
+    run.check.doubt = "no data"
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.reason == "approval timed out after 1h"
+
+
+def test_final_bake_is_judged_at_full_and_gated_too() -> None:
+    run = Run(plan_all_at_once(), final_bake=60, check=ScriptedCheck(judging=True),
+              on_inconclusive=OnInconclusive.APPROVE, keep_old_for=30)
+    run.check.doubt = "error_rate: the new version has 3 requests"
+    run.clock.at(200, lambda: run.store.add_request("app-1", "approve", by="ops"))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert all(run.check.at_full)
+    assert "PROMOTING" in run.phases() and "AWAITING_APPROVAL" in run.phases()
+    assert run.target.calls[-1] == "retire_old"
+
+
+def test_canary_bakes_are_judged_against_stable() -> None:
+    run = judged()
+    run.go()
+    assert run.check.at_full[0] is False

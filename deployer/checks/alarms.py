@@ -66,7 +66,7 @@ class CloudWatchAlarms:
         self.muted.update(firing)
         return CheckResult(True, states, muted=tuple(sorted(self.muted)))
 
-    def evaluate(self) -> CheckResult:
+    def evaluate(self, *, at_full: bool = False) -> CheckResult:
         states = self._states()
         for name in self.names:
             state = states.get(name)

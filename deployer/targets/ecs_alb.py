@@ -17,7 +17,7 @@ from deployer.aws import AwsContext
 from deployer.errors import DeployerError, PreflightError, TargetError
 from deployer.logs import get_logger
 from deployer.plan_model import EcsTarget
-from deployer.ports import Clock, TrafficReading
+from deployer.ports import Clock, MetricSeries, TrafficReading, VersionSeries
 from deployer.targets.alb_weights import MAX_GROUPS, ForwardAction, alb_weights
 from deployer.targets.ecs_services import EcsServices
 
@@ -72,6 +72,24 @@ class EcsAlbTarget:
                 "DEPLOYER_STABLE_TASK_DEFINITION": self.live_definition or "",
                 "DEPLOYER_TEST_LISTENER": self.spec.test_listener or "",
                 "DEPLOYER_TEST_RULE": self.spec.test_rule or ""}
+
+    def metric_series(self) -> VersionSeries:
+        """Per target group, under the listener's load balancer. ALB-made 5xx
+        (HTTPCode_ELB_5XX_Count) exist only per load balancer: they cannot be split."""
+        arn = self.spec.listener or self.spec.rule or ""
+        balancer = "/".join(arn.split(":", 5)[-1].split("/")[1:4])  # app/NAME/ID
+
+        def series(colour: str | None, version: str | None) -> MetricSeries:
+            group = self._group(colour).rsplit(":", 1)[-1]  # targetgroup/NAME/ID
+            return MetricSeries(
+                f"target group {colour} ({group.split('/')[1]})",
+                {"target_group": group, "colour": colour or "", "version": version or ""},
+                "AWS/ApplicationELB", (("LoadBalancer", balancer), ("TargetGroup", group)),
+                requests="RequestCount", errors="HTTPCode_Target_5XX_Count",
+                latency="TargetResponseTime", latency_to_ms=1000.0)
+
+        return VersionSeries(series(self.idle, _short(self.new_definition)),
+                             series(self.live, _short(self.live_definition)))
 
     # ------------------------------------------------------------ preflight
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from deployer.aws import AwsContext, error_code
 from deployer.errors import Drift, PreflightError, TargetError
 from deployer.plan_model import LambdaTarget
-from deployer.ports import Clock, TrafficReading
+from deployer.ports import Clock, MetricSeries, TrafficReading, VersionSeries
 from deployer.targets.lambda_versions import LambdaVersions
 
 if TYPE_CHECKING:
@@ -50,6 +50,18 @@ class LambdaAliasTarget:
         return {"DEPLOYER_TARGET": "lambda", "DEPLOYER_FUNCTION": self.spec.function,
                 "DEPLOYER_ALIAS": self.spec.alias, "DEPLOYER_STABLE_VERSION": self.stable or "",
                 "DEPLOYER_NEW_VERSION": self.new or ""}
+
+    def metric_series(self) -> VersionSeries:
+        function = self.spec.function.rsplit(":", 1)[-1]  # the bare name, also from an ARN
+
+        def series(version: str) -> MetricSeries:
+            return MetricSeries(
+                f"version {version}", {"version": version}, "AWS/Lambda",
+                (("FunctionName", function), ("Resource", f"{function}:{self.spec.alias}"),
+                 ("ExecutedVersion", version)),
+                requests="Invocations", errors="Errors", latency="Duration")
+
+        return VersionSeries(series(self._new_version()), series(self._stable_version()))
 
     # ------------------------------------------------------------ preflight
 
