@@ -68,6 +68,10 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
             [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.checks.alarms]))
+    if plan.checks.metrics is not None:
+        # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
+        statements.append(_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"],
+                                     ["*"]))
     hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
              if h.lambda_]
     if hooks:

@@ -93,6 +93,12 @@ class LiveProgress:
             table.add_row("alarms", ", ".join(
                 f"[{'red' if s == 'ALARM' else 'green' if s == 'OK' else 'yellow'}]{n}: {s}[/]"
                 for n, s in record.alarms.items()))
+        from deployer.analysis_text import analysis_lines
+
+        for number, line in enumerate(analysis_lines(record.analysis, record.inconclusive)):
+            verdict = line.split(":", 1)[0].rsplit(" ", 1)[-1]
+            style = {"FAIL": "red", "PASS": "green"}.get(verdict, "yellow")
+            table.add_row("analysis" if number == 0 else "", Text(line, style=style))
         for event in record.events[-4:]:
             table.add_row(event.at[11:19], event.message)
         if record.outcome is not None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from deployer.analysis_text import analysis_lines
 from deployer.operator import lease_alive
 from deployer.ports import Store
 from deployer.progress import LiveProgress
@@ -37,6 +38,8 @@ def render_text(record: RunRecord, events: int = 5) -> str:
                      + (f": {record.reason}" if record.reason else ""))
     if record.alarms:
         lines.append("alarms   " + ", ".join(f"{n} {s}" for n, s in record.alarms.items()))
+    for number, line in enumerate(analysis_lines(record.analysis, record.inconclusive)):
+        lines.append(("analysis " if number == 0 else "         ") + line)
     lines.append(f"started  {record.started_at}" + (f"   ended {record.ended_at}"
                                                      if record.ended_at else ""))
     if not record.terminal and record.lease:

@@ -78,6 +78,9 @@ def timeline_json(plan: ReleasePlan) -> dict[str, Any]:
     }
     if plan.strategy.preset is not None:
         document["preset"] = plan.strategy.preset
+    analysis = analysis_json(plan)
+    if analysis is not None:
+        document["analysis"] = analysis
     return document
 
 
@@ -140,6 +143,9 @@ def timeline_text(plan: ReleasePlan) -> str:
               for at, what, share in rows]
     lines.append("")
     lines.append("  " + _total_text(plan))
+    analysis = analysis_text(plan)
+    if analysis:
+        lines.append("  " + analysis)
     return "\n".join(lines)
 
 
@@ -165,6 +171,50 @@ def _total_text(plan: ReleasePlan) -> str:
     if plan.deadline is not None:
         total += f"; deadline {format_duration(plan.deadline)}"
     alarms = len(plan.checks.alarms)
-    total += (f"; {alarms} alarm{'s' if alarms != 1 else ''} polled every "
-              f"{format_duration(plan.checks.poll_every)}")
+    watched = [f"{alarms} alarm{'s' if alarms != 1 else ''}"] if alarms else []
+    if plan.checks.metrics is not None:
+        watched.append("analysis")
+    total += f"; {' and '.join(watched)} polled every {format_duration(plan.checks.poll_every)}"
     return total
+
+
+def analysis_text(plan: ReleasePlan) -> str | None:
+    """The analysis settings in one line, or None without checks.metrics."""
+    checks = plan.checks
+    if checks.metrics is None:
+        return None
+    bounds = []
+    for metric, bound, unit in (("error_rate", checks.metrics.error_rate, "%"),
+                                ("latency", checks.metrics.latency, "ms")):
+        if bound is None:
+            continue
+        parts = []
+        if bound.max is not None:
+            limit = bound.max * 1000 if metric == "latency" else bound.max
+            parts.append(f"max {limit:g}{unit}")
+        if bound.max_vs_stable is not None:
+            parts.append(f"max {bound.max_vs_stable:g}x stable's")
+        bounds.append(f"{metric} {' and '.join(parts)}")
+    return (f"analysis: {'; '.join(bounds)}; judged every poll over the last "
+            f"{format_duration(checks.window)} (real time), at least {checks.min_requests} "
+            f"requests a version, else inconclusive -> {checks.on_inconclusive.value}")
+
+
+def analysis_json(plan: ReleasePlan) -> dict[str, Any] | None:
+    checks = plan.checks
+    if checks.metrics is None:
+        return None
+    metrics: dict[str, Any] = {}
+    if checks.metrics.error_rate is not None:
+        rate = checks.metrics.error_rate
+        metrics["error_rate"] = {k: v for k, v in (("max_percent", rate.max),
+                                                   ("max_vs_stable", rate.max_vs_stable))
+                                 if v is not None}
+    if checks.metrics.latency is not None:
+        latency = checks.metrics.latency
+        metrics["latency"] = {k: v for k, v in (
+            ("max_ms", None if latency.max is None else _number(latency.max * 1000)),
+            ("max_vs_stable", latency.max_vs_stable)) if v is not None}
+    return {"metrics": metrics,
+            "window_seconds": _number(checks.window), "min_requests": checks.min_requests,
+            "on_inconclusive": checks.on_inconclusive.value}

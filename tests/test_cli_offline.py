@@ -267,3 +267,21 @@ def test_status_text(tmp_path: Path) -> None:
     result = run_cli("status", "--store", f"file://{tmp_path / 'store'}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "run      app-1"
+
+
+def test_plan_shows_the_analysis_settings(write_plan: Callable[..., str]) -> None:
+    path = write_plan(MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}",
+        "checks: {metrics: {error_rate: {max: 2%, max_vs_stable: 2x}, latency: {max: 800ms}}, "
+        "min_requests: 100, on_inconclusive: approve}"))
+    lines = run_cli("plan", path).stdout.splitlines()
+    assert lines[-2].strip().endswith("; analysis polled every 10s")
+    assert lines[-1].strip() == (
+        "analysis: error_rate max 2% and max 2x stable's; latency max 800ms; judged every poll "
+        "over the last 5m (real time), at least 100 requests a version, else inconclusive -> "
+        "approve")
+    document = json.loads(run_cli("plan", path, "--json").stdout)
+    assert document["analysis"] == {
+        "metrics": {"error_rate": {"max_percent": 2, "max_vs_stable": 2},
+                    "latency": {"max_ms": 800}},
+        "window_seconds": 300, "min_requests": 100, "on_inconclusive": "approve"}

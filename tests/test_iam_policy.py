@@ -138,6 +138,24 @@ checks: {{alarms: [{world.alarms[0]}]}}
     assert_covered(policy_for(plan, None, "us-east-1"), calls)
 
 
+def test_a_release_judged_by_analysis(calls: list[tuple[str, dict[str, Any]]],
+                                      tmp_path: Path) -> None:
+    world = create_lambda_world(None, alarms=())  # type: ignore[arg-type]
+    calls.clear()
+    plan, record = run(f"""\
+version: 1
+name: checkout
+target:
+  lambda: {{function: {world.function}, alias: live, version: "{world.new}"}}
+strategy: {{canary: {{weight: 10, bake: 1m}}}}
+checks: {{metrics: {{error_rate: {{max: 5%}}}}, on_inconclusive: promote}}
+""", tmp_path, f"file://{tmp_path}/store")
+    assert record.outcome == Outcome.SUCCEEDED
+    assert "cloudwatch:GetMetricData" in {a for a, _ in calls}
+    assert "cloudwatch:DescribeAlarms" not in {a for a, _ in calls}
+    assert_covered(policy_for(plan, None, "us-east-1"), calls)
+
+
 def test_a_call_outside_the_policy_is_caught() -> None:
     policy = {"Statement": [{"Action": ["lambda:GetAlias"], "Resource": "arn:x:function:f"}]}
     assert covered(policy, "lambda:GetAlias", "arn:x:function:f")

@@ -95,6 +95,35 @@ BROKEN = [
      + "hooks:\n  before_traffic:\n    - {lambda: smoke, command: [./x]}\n",
      [":13:7: hooks.before_traffic[0]: has lambda and command; keep exactly one of: lambda, "
       "http, command"]),
+    ("watches nothing", MINIMAL_LAMBDA_PLAN.replace("checks: {alarms: [checkout-api-errors]}",
+                                                    "checks: {poll_every: 5s}"),
+     [":8:9: checks: give checks.alarms, checks.metrics or both: a release that watches "
+      "nothing cannot roll back by itself"]),
+    ("metrics without a bound", MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}", "checks: {metrics: {error_rate: {}}}"),
+     [":8:32: checks.metrics.error_rate: give max, max_vs_stable or both"]),
+    ("bad rate and ratio", MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}",
+        "checks: {metrics: {error_rate: {max: 2 percent, max_vs_stable: 0.5x}}}"),
+     [":8:38: checks.metrics.error_rate.max: '2 percent' is not a percentage; write e.g. 2% "
+      "or 0.5%",
+      ":8:64: checks.metrics.error_rate.max_vs_stable: 0.5x is below 1x: the new version "
+      "would fail for being as good as the stable one"]),
+    ("window in seconds", MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}",
+        "checks: {metrics: {error_rate: {max: 2%}}, window: 90s}"),
+     [":8:52: checks.window: window must be whole minutes, at least 1m (CloudWatch's periods "
+      "are 1 minute)"]),
+    ("analysis settings without metrics", MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}",
+        "checks: {alarms: [a], on_inconclusive: approve}"),
+     [":8:40: checks.on_inconclusive: on_inconclusive goes with metrics (checks.metrics is "
+      "not given)"]),
+    ("unknown on_inconclusive", MINIMAL_LAMBDA_PLAN.replace(
+        "checks: {alarms: [checkout-api-errors]}",
+        "checks: {metrics: {latency: {max: 1s}}, on_inconclusive: wait}"),
+     [":8:58: checks.on_inconclusive: input should be 'extend', 'rollback', 'approve' or "
+      "'promote'"]),
     ("ecs listener and rule", """\
 version: 1
 name: web
