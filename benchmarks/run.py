@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (
+    bench_analysis,
     bench_api_calls,
     bench_reaction,
     bench_resources,
@@ -18,6 +19,7 @@ from benchmarks import (
 SUITES = [
     ("validate start-up", bench_validate.run),
     ("reaction: alarm -> traffic restored", bench_reaction.run),
+    ("analysis: detection, economy, sensitivity", bench_analysis.run),
     ("API economy", bench_api_calls.run),
     ("controller resources during a 1-hour bake", bench_resources.run),
     ("store write latency", bench_store.run),
