@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -59,7 +59,6 @@ class Judgement:
     why: str                      # what decided it, for the reason and the record
     bound: str | None = None      # the bound that failed, e.g. "max_vs_stable 2x"
     p_value: float | None = None
-    details: dict[str, float] = field(default_factory=dict)
 
 
 def judge_error_rate(new: Sample, stable: Sample, *, max_rate: float | None,
