@@ -9,10 +9,8 @@ continues from the record plus what AWS reports (SPEC §5, §6).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from deployer.durations import format_duration
 from deployer.errors import (
@@ -30,13 +28,10 @@ from deployer.plan_model import ApproveSpec, OnInconclusive, ReleasePlan
 from deployer.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.signals import StopSignal
-from strategies.steps import FULL, Approve, Bake, OnTimeout, Shift, Step
+from deployer.waits import ANALYSIS_GATE, Waits, same_weight
+from strategies.steps import FULL, Approve, Bake, Shift, Step
 
-DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
-WEIGHT_TOLERANCE = 0.01   # percent
-EXTEND_FACTOR = 3         # on_inconclusive: extend bakes at most to 3x their length
-ANALYSIS_GATE = "analysis"  # record.stage prefix of an approval asked for by analysis
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +72,11 @@ class Controller:
         self.log = get_logger(run_id=record.run_id)
         lease = max(LEASE_MIN_SECONDS, 3 * timings.poll_every / parts.clock.time_scale)
         self.journal = RunJournal(record, parts.store, parts.clock, parts.observer, lease)
-        self._polls = 0
-        self._last_check: float | None = None
         self._hook_index = 0
         self._hooks_running = HookRunner(stop.wake)
-        self._extension_announced: float | None = None  # the wait whose extension was said
+        self.waits = Waits(self.journal, self.clock, timings.poll_every,
+                           timings.on_inconclusive, parts.check, parts.target, parts.observer,
+                           parts.notifier, self._begin_rollback)
 
     @property
     def record(self) -> RunRecord:
@@ -189,10 +184,10 @@ class Controller:
         self.target.preflight(resuming=True)
         reading = self.target.read()
         actual, expected = reading.new_weight, record.weight or 0.0
-        if _same(actual, expected):
+        if same_weight(actual, expected):
             pass
         elif record.phase in (Phase.SHIFTING, Phase.ROLLING_BACK) and \
-                _same(actual, record.requested_weight):
+                same_weight(actual, record.requested_weight):
             record.weight = actual  # the write went through just before the crash
         elif record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
             raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
@@ -250,7 +245,7 @@ class Controller:
     def _enter_step(self, index: int) -> None:
         self.record.step_index = index
         self.record.wait_started = None
-        self._polls = 0
+        self.waits.polls = 0
         if index >= len(self.steps):
             self._hook_index = 0
             self.journal.move(Phase.PROMOTING, stage="after_traffic")
@@ -282,34 +277,10 @@ class Controller:
                 self.journal.handled("promote", "bake skipped by operator")
                 self._enter_step(index + 1)
                 return 0.0
-            return self._bake(step.seconds, f"bake {format_duration(step.seconds)}",
+            return self.waits.bake(step.seconds, f"bake {format_duration(step.seconds)}",
                               then=lambda: self._enter_step(index + 1))
-        return self._await_approval(step.timeout, step.on_timeout,
+        return self.waits.await_approval(step.timeout, step.on_timeout,
                                     then=lambda: self._enter_step(index + 1))
-
-    def _await_approval(self, timeout: float, on_timeout: OnTimeout,
-                        then: Callable[[], None], actions: tuple[str, ...] = ("approve",
-                                                                               "promote")
-                        ) -> float:
-        for action in actions:  # promote during an approval approves it
-            request = self.record.pending(action)
-            if request is not None:
-                self.journal.handled(action, f"approved by {request.get('by') or 'an operator'}"
-                                     + (f": {request['reason']}" if request.get("reason")
-                                        else ""))
-                then()
-                return 0.0
-        delay = self._wait(timeout, "approval wait")
-        if delay is not None:
-            return delay
-        if on_timeout == OnTimeout.PROMOTE:
-            self.journal.event(f"approval timed out after {format_duration(timeout)}: "
-                               "promoting (on_timeout: promote)")
-            then()
-            return 0.0
-        self._begin_rollback(f"approval timed out after {format_duration(timeout)}",
-                             Outcome.ROLLED_BACK)
-        return 0.0
 
     def _shift(self, weight: float) -> None:
         # Write-ahead: a controller that dies between this save and the read-back leaves
@@ -354,57 +325,14 @@ class Controller:
                 then()
                 return 0.0
         if judged:
-            return self._bake(seconds, label, then)
-        delay = self._wait(seconds, label)
+            return self.waits.bake(seconds, label, then)
+        delay = self.waits.wait(seconds, label)
         if delay is not None:
             return delay
         then()
         return 0.0
 
     # ------------------------------------------------------------ bakes judged by analysis
-
-    def _bake(self, seconds: float, label: str, then: Callable[[], None]) -> float:
-        """Wait out a bake with checks; at its end an inconclusive analysis is handled
-        by on_inconclusive (SPEC §7) before `then` goes on."""
-        extending = self._extending(seconds)
-        if extending and self._extension_announced != self.record.wait_started:
-            self._extension_announced = self.record.wait_started
-            self.journal.event(f"{label} extended: analysis inconclusive "
-                               f"({self.record.inconclusive}); baking up to "
-                               f"{format_duration(EXTEND_FACTOR * seconds)}")
-        delay = self._wait(EXTEND_FACTOR * seconds if extending else seconds, label)
-        if delay is not None:
-            return delay
-        why = self.record.inconclusive
-        policy = self.timings.on_inconclusive
-        if why is None or seconds <= 0 or policy == OnInconclusive.PROMOTE:
-            if why is not None and seconds > 0:
-                self.journal.event(f"analysis inconclusive at the end of the {label}: going on "
-                                   f"(on_inconclusive: promote): {why}")
-            then()
-            return 0.0
-        if policy == OnInconclusive.EXTEND and not extending:
-            return self.timings.poll_every  # the next tick is past the end: extending
-        if policy == OnInconclusive.APPROVE:
-            self._analysis_gate_opens(label, why)
-            return 0.0
-        extended = f" after {format_duration(EXTEND_FACTOR * seconds)}" if extending else ""
-        raise CheckFailed(f"analysis: inconclusive at the end of the {label}{extended}: {why}")
-
-    def _extending(self, seconds: float) -> bool:
-        record = self.record
-        return (self.timings.on_inconclusive == OnInconclusive.EXTEND and seconds > 0
-                and record.inconclusive is not None and record.wait_started is not None
-                and self.clock.now() - record.wait_started >= seconds)
-
-    def _analysis_gate_opens(self, label: str, why: str) -> None:
-        after = "final_bake" if self.record.phase == Phase.PROMOTING else "step"
-        self.record.wait_started = None
-        self.journal.move(Phase.AWAITING_APPROVAL, stage=f"{ANALYSIS_GATE}:{after}")
-        self.journal.event(f"waiting for approval: analysis inconclusive at the end of the "
-                           f"{label} ({why}); deployer approve {self.record.run_id} to go on, "
-                           f"deployer abort {self.record.run_id} to roll back")
-        self.parts.notifier.publish("approval_requested", self.record)
 
     def _analysis_gate(self) -> float:
         def then() -> None:
@@ -415,67 +343,8 @@ class Controller:
                 self._enter_step(self.record.step_index + 1)
 
         default = ApproveSpec()
-        return self._await_approval(default.timeout, default.on_timeout, then,
+        return self.waits.await_approval(default.timeout, default.on_timeout, then,
                                     actions=("approve", "promote", "promote_full"))
-
-    def _wait(self, seconds: float, label: str) -> float | None:
-        """Poll checks until `seconds` have passed; None when done, else the next delay."""
-        if seconds <= 0:
-            return None
-        now = self.clock.now()
-        if self.record.wait_started is None:
-            self.record.wait_started = now
-            self._polls = 0
-            self.journal.save()
-            self.journal.event(f"{label} started")
-        elapsed = now - self.record.wait_started
-        finished = elapsed >= seconds
-        # A poll that ran less than one interval ago (the end of the previous bake, a
-        # moment before this shift) still stands; evaluating again would only cost calls.
-        if finished or self._last_check is None or \
-                now - self._last_check >= self.timings.poll_every:
-            self._evaluate_checks(now)
-            self._polls += 1
-            if finished or self._polls % DRIFT_READ_EVERY == 0:
-                self._check_drift()
-        if finished:
-            return None
-        remaining = seconds - elapsed
-        self.parts.observer.tick(self.record, remaining)
-        self.journal.renew_if_due()
-        return min(self.timings.poll_every, remaining)
-
-    def _evaluate_checks(self, now: float) -> None:
-        at_full = (self.record.weight or 0.0) >= FULL  # stable serves nothing: max only
-        result = self.parts.check.evaluate(at_full=at_full)
-        self._last_check = now
-        self.record.alarms = result.states
-        if result.analysis is not None:
-            self._note_analysis(result.analysis, result.inconclusive)
-        if not result.healthy:
-            raise CheckFailed(result.reason or "a check failed")
-
-    def _note_analysis(self, analysis: dict[str, Any], inconclusive: str | None) -> None:
-        """Keep the latest verdicts; an event only when one changes (for the report)."""
-        record = self.record
-        verdicts = {metric: entry["verdict"] for metric, entry in analysis.items()}
-        changed = verdicts != {m: e.get("verdict") for m, e in record.analysis.items()}
-        record.analysis, record.inconclusive = analysis, inconclusive
-        if changed:
-            self.journal.event("analysis: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
-                               + (f" ({inconclusive})" if inconclusive else ""),
-                               analysis=verdicts)
-
-    def _check_drift(self) -> None:
-        reading = self.target.read()
-        expected = self.record.weight if self.record.weight is not None else 0.0
-        if not _same(reading.new_weight, expected):
-            self.journal.take_requests()
-            if self.record.pending("abort"):
-                return  # an emergency rollback got there first; the next tick aborts
-            raise Drift(f"drift: traffic now reads {reading.detail}; deployer last set "
-                        f"{expected:g}% on the new version. "
-                        "Someone else changed it; deployer left it alone")
 
     # ------------------------------------------------------------ hooks
 
@@ -492,7 +361,7 @@ class Controller:
         done = self._hooks_running.finished()
         if done is None:
             if watch_checks:
-                self._evaluate_checks(self.clock.now())
+                self.waits.evaluate_checks(self.clock.now())
             self.journal.renew_if_due()
             return self.timings.poll_every
         hook, result = done
@@ -592,7 +461,3 @@ class Controller:
             return self.target.read().detail
         except DeployerError as exc:
             return f"unreadable: {exc.message}"
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    return a is not None and b is not None and math.isclose(a, b, abs_tol=WEIGHT_TOLERANCE)
