@@ -110,7 +110,7 @@ def economy() -> None:
 
     from deployer.aws import AwsContext
     from deployer.checks.analysis import MetricReader, window_ending
-    from deployer.ports import MetricSeries
+    from deployer.core.ports import MetricSeries
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():

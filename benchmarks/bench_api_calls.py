@@ -8,12 +8,12 @@ import collections
 import tempfile
 from pathlib import Path
 
-from deployer.cli_options import Settings
+from deployer.core.settings import Settings
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import create_lambda_world
 from deployer.logs import configure_logging
-from deployer.plan_file import load_plan
-from deployer.rollout import RolloutOptions, rollout
+from deployer.plan.loader import load_plan
+from deployer.runs.rollout import RolloutOptions, rollout
 
 PLAN = """\
 version: 1

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime
 
 from benchmarks.common import summary
-from deployer.cli_options import Settings
+from deployer.core.ports import Store
+from deployer.core.record import RunRecord
+from deployer.core.settings import Settings
 from deployer.demo.server import local_aws, use_fake_credentials
-from deployer.ports import Store
-from deployer.record import RunRecord
 from deployer.store.dynamo_store import DynamoStore
 from deployer.store.file_store import FileStore
 

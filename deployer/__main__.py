@@ -1,5 +1,5 @@
 """Allow `python -m deployer`."""
 
-from deployer.cli import main
+from deployer.cli.main import main
 
 main()

@@ -1,4 +1,4 @@
 """Pure strategy compilers: a validated strategy spec in, a tuple of Steps out.
 
-No AWS, no clock, no I/O. `strategies.compile.compile_strategy` is the entry point.
+No AWS, no clock, no I/O. `deployer.plan.compile.compile_strategy` is the entry point.
 """

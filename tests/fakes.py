@@ -1,4 +1,4 @@
-"""Test doubles for every seam in deployer/ports.py."""
+"""Test doubles for every seam in deployer/core/ports.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from deployer.core.ports import CheckResult, HookResult, TrafficReading
+from deployer.core.record import RunRecord
+from deployer.display.progress import QuietObserver
 from deployer.errors import Drift, NewVersionUnhealthy, PreflightError, TargetError
-from deployer.ports import CheckResult, HookResult, TrafficReading
-from deployer.progress import QuietObserver
-from deployer.record import RunRecord
 from deployer.store import RunNotFound, StoreConflict
 
 EPOCH = 1_795_000_000.0

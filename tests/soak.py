@@ -10,16 +10,16 @@ from typing import Any
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
-from deployer.controller import Controller, Parts, Timings
+from deployer.core.ports import TrafficTarget
+from deployer.core.record import RunRecord
+from deployer.core.signals import StopSignal
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
 from deployer.demo.world import LambdaWorld, create_lambda_world
-from deployer.plan_model import ChecksSpec, EcsTarget, LambdaTarget, StrategySpec
-from deployer.ports import TrafficTarget
-from deployer.record import RunRecord
-from deployer.signals import StopSignal
+from deployer.engine.controller import Controller, Parts, Timings
+from deployer.plan.compile import baked_seconds, compile_strategy
+from deployer.plan.model import ChecksSpec, EcsTarget, LambdaTarget, StrategySpec
 from deployer.targets.ecs_alb import EcsAlbTarget
 from deployer.targets.lambda_alias import LambdaAliasTarget
-from strategies.compile import baked_seconds, compile_strategy
 from strategies.presets import PRESETS
 from strategies.steps import Step
 from tests.fakes import FakeClock, InMemoryStore, NullObserver, RecordingNotifier

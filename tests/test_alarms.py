@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
 from deployer.errors import PreflightError
-from deployer.plan_model import ChecksSpec
+from deployer.plan.model import ChecksSpec
 
 
 def alarms(names: list[str], **policy: str) -> CloudWatchAlarms:

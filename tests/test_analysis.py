@@ -14,11 +14,11 @@ from botocore.stub import Stubber
 
 from deployer.aws import AwsContext
 from deployer.checks.analysis import MetricAnalysis, window_ending
+from deployer.core.ports import VersionSeries
 from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import create_lambda_world
 from deployer.errors import CheckFailed
-from deployer.plan_model import ChecksSpec, EcsTarget, LambdaTarget
-from deployer.ports import VersionSeries
+from deployer.plan.model import ChecksSpec, EcsTarget, LambdaTarget
 from deployer.targets.ecs_alb import EcsAlbTarget
 from deployer.targets.lambda_alias import LambdaAliasTarget
 from tests.fakes import FakeClock

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deployer.schema import plan_schema_text
+from deployer.plan.schema import plan_schema_text
 from tests.conftest import MINIMAL_LAMBDA_PLAN, ROOT, run_cli
 
 EXAMPLES = sorted((ROOT / "configs").glob("*.yaml"))
@@ -221,7 +221,7 @@ def test_iam_policy_is_offline_json() -> None:
 def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "from deployer.cli import main\n"
+        "from deployer.cli.main import main\n"
         "try:\n"
         f"    main(['validate', {str(EXAMPLES[0])!r}])\n"
         "except SystemExit:\n"
@@ -234,7 +234,7 @@ def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
 
 
 def _stored_run(tmp_path: Path) -> Path:
-    from deployer.record import RunRecord
+    from deployer.core.record import RunRecord
     from deployer.store.file_store import FileStore
 
     FileStore(tmp_path / "store").create(RunRecord(

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from deployer.controller import Controller, Parts, Timings
+from deployer.core.record import Outcome, Phase, RunRecord
+from deployer.core.signals import StopSignal
+from deployer.engine.controller import Controller, Parts, Timings
 from deployer.errors import ExitCode
-from deployer.plan_model import OnInconclusive
-from deployer.record import Outcome, Phase, RunRecord
-from deployer.signals import StopSignal
+from deployer.plan.model import OnInconclusive
 from strategies.all_at_once import plan_all_at_once
 from strategies.blue_green import plan_blue_green
 from strategies.canary import plan_canary

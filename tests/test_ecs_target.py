@@ -16,7 +16,7 @@ import pytest
 from deployer.aws import AwsContext
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
 from deployer.errors import NewVersionUnhealthy, PreflightError
-from deployer.plan_model import EcsTarget
+from deployer.plan.model import EcsTarget
 from deployer.targets.alb_weights import alb_weights
 from deployer.targets.ecs_alb import EcsAlbTarget
 from tests.fakes import FakeClock

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployer.hook_answer import DEFAULT_CALLBACK_DELAY, HookStatus, judge_hook_answer
+from deployer.hooks.answer import DEFAULT_CALLBACK_DELAY, HookStatus, judge_hook_answer
 
 S, F, P = HookStatus.SUCCEEDED, HookStatus.FAILED, HookStatus.IN_PROGRESS
 

@@ -17,8 +17,8 @@ from botocore.stub import Stubber
 
 from deployer.aws import AwsContext
 from deployer.demo.world import create_lambda_world
-from deployer.hooks import CommandHook, HttpHook, LambdaHook, build_hook
-from deployer.plan_model import HookSpec, HttpHookSpec
+from deployer.hooks.kinds import CommandHook, HttpHook, LambdaHook, build_hook
+from deployer.plan.model import HookSpec, HttpHookSpec
 from tests.conftest import queue_lambda_answers
 from tests.fakes import FakeClock
 

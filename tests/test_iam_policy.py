@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
-from deployer.cli_options import Settings
+from deployer.cli.iam_policy import policy_for
+from deployer.core.record import Outcome
+from deployer.core.settings import Settings
 from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import create_lambda_world
-from deployer.iam_policy import policy_for
-from deployer.plan_file import load_plan
-from deployer.record import Outcome
-from deployer.rollout import RolloutOptions, rollout
+from deployer.plan.loader import load_plan
+from deployer.runs.rollout import RolloutOptions, rollout
 from deployer.store.dynamo_store import DynamoStore
 from tests.conftest import queue_lambda_answers
 

@@ -16,11 +16,11 @@ import pytest
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
-from deployer.controller import Controller, Parts, Timings
+from deployer.core.record import Outcome, RunRecord
+from deployer.core.signals import StopSignal
+from deployer.engine.controller import Controller, Parts, Timings
 from deployer.errors import ExitCode
-from deployer.plan_model import ChecksSpec
-from deployer.record import Outcome, RunRecord
-from deployer.signals import StopSignal
+from deployer.plan.model import ChecksSpec
 from tests.fakes import FakeClock, InMemoryStore, NullObserver, RecordingNotifier
 from tests.soak import POLL, Scenario, World, build_world
 

@@ -10,7 +10,7 @@ import pytest
 from deployer.aws import AwsContext
 from deployer.demo.world import LambdaWorld, create_lambda_world
 from deployer.errors import Drift, PreflightError, TargetError
-from deployer.plan_model import LambdaTarget
+from deployer.plan.model import LambdaTarget
 from deployer.targets.lambda_alias import LambdaAliasTarget
 from tests.fakes import FakeClock
 

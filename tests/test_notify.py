@@ -10,8 +10,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from deployer.aws import AwsContext
-from deployer.notify import SnsNotifier
-from deployer.record import RunRecord
+from deployer.core.record import RunRecord
+from deployer.notify.sns import SnsNotifier
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.operator import OperatorError, find_run, lease_alive, listing, submit
-from deployer.record import Outcome, Phase, RunRecord
+from deployer.core.record import Outcome, Phase, RunRecord, lease_alive
+from deployer.runs.operator import OperatorError, find_run, listing, submit
 from tests.fakes import InMemoryStore
 
 

@@ -25,7 +25,7 @@ def test_the_distribution_is_not_the_unrelated_deployer_on_pypi() -> None:
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert config["project"]["name"] == "deployer-aws"
-    assert config["project"]["scripts"] == {"deployer": "deployer.cli:main"}
+    assert config["project"]["scripts"] == {"deployer": "deployer.cli.main:main"}
     for doc in [ROOT / "README.md", ROOT / "action.yml", *(ROOT / "docs").glob("*.md")]:
         for number, line in enumerate(doc.read_text().splitlines(), start=1):
             if re.search(r"pip install (-\S+ )*deployer(?![-\w])", line):

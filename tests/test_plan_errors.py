@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from deployer.errors import PlanError
-from deployer.plan_file import load_plan
-from deployer.yaml_source import MAX_BYTES, MAX_NODES
+from deployer.plan.loader import load_plan
+from deployer.plan.source import MAX_BYTES, MAX_NODES
 from tests.conftest import MINIMAL_LAMBDA_PLAN
 
 WritePlan = Callable[..., str]

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployer.errors import PlanError
-from deployer.plan_file import load_plan
-from deployer.timeline import timeline_json, timeline_text
+from deployer.plan.loader import load_plan
+from deployer.plan.timeline import timeline_json, timeline_text
 from tests.conftest import ROOT, run_cli
 
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from deployer.prompt import InlineApproval
-from deployer.record import Phase, RunRecord
+from deployer.core.record import Phase, RunRecord
+from deployer.runs.prompt import InlineApproval
 from tests.fakes import InMemoryStore
 
 

@@ -10,7 +10,7 @@ from botocore.stub import ANY, Stubber
 
 from deployer.aws import AwsContext
 from deployer.errors import NewVersionUnhealthy
-from deployer.plan_model import LambdaTarget
+from deployer.plan.model import LambdaTarget
 from deployer.targets.lambda_versions import PC_POLL, LambdaVersions
 from tests.fakes import FakeClock
 

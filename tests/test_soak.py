@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.record import Outcome
+from deployer.core.record import Outcome
 from tests.soak import Scenario, run_scenario
 
 SLICE = 20

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from deployer.cli_options import Settings
+from deployer.core.ports import Store
+from deployer.core.record import Outcome, Phase, RunRecord
+from deployer.core.settings import Settings
 from deployer.errors import StoreError, UsageError
-from deployer.ports import Store
-from deployer.record import Outcome, Phase, RunRecord
 from deployer.store import RunNotFound, StoreConflict, open_store
 from deployer.store.dynamo_store import DynamoStore
 from deployer.store.file_store import FileStore

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployer.plan_model import StrategySpec
-from deployer.timeline import timeline_json
+from deployer.plan.compile import baked_seconds, compile_strategy
+from deployer.plan.model import StrategySpec
+from deployer.plan.timeline import timeline_json
 from strategies.all_at_once import plan_all_at_once
 from strategies.blue_green import plan_blue_green
 from strategies.canary import plan_canary
-from strategies.compile import baked_seconds, compile_strategy
 from strategies.linear import plan_linear
 from strategies.presets import PRESETS, canonical_preset_name, plan_preset
 from strategies.steps import Approve, Bake, OnTimeout, Shift, Step
@@ -151,7 +151,7 @@ def test_weights_never_decrease_and_end_at_100(raw: dict[str, object]) -> None:
 
 @given(strategy_specs, durations)
 def test_timeline_offsets_follow_the_bakes(raw: dict[str, object], final: int) -> None:
-    from deployer.plan_model import ReleasePlan
+    from deployer.plan.model import ReleasePlan
 
     plan = ReleasePlan.model_validate({
         "version": 1, "name": "p", "strategy": raw, "final_bake": final,

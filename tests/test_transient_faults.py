@@ -10,11 +10,11 @@ import pytest
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
-from deployer.controller import Controller, Parts, Timings
+from deployer.core.record import Outcome, RunRecord
+from deployer.core.signals import StopSignal
 from deployer.demo.world import create_lambda_world
-from deployer.plan_model import ChecksSpec, LambdaTarget
-from deployer.record import Outcome, RunRecord
-from deployer.signals import StopSignal
+from deployer.engine.controller import Controller, Parts, Timings
+from deployer.plan.model import ChecksSpec, LambdaTarget
 from deployer.targets.lambda_alias import LambdaAliasTarget
 from strategies.linear import plan_linear
 from tests.fakes import FakeClock, InMemoryStore, NullObserver, RecordingNotifier

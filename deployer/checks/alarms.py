@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext
+from deployer.core.ports import CheckResult
 from deployer.errors import CheckFailed, PreflightError
-from deployer.plan_model import AlreadyFiring, ChecksSpec, InsufficientData
-from deployer.ports import CheckResult
+from deployer.plan.model import AlreadyFiring, ChecksSpec, InsufficientData
 
 BATCH = 100
 ALARM, OK, INSUFFICIENT = "ALARM", "OK", "INSUFFICIENT_DATA"

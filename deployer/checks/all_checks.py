@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deployer.ports import Check, CheckResult
+from deployer.core.ports import Check, CheckResult
 
 
 class AllChecks:

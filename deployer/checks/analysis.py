@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext
 from deployer.checks.verdict import Judgement, Sample, Verdict, judge_error_rate, judge_latency
-from deployer.clock import iso
+from deployer.core.clock import iso
+from deployer.core.ports import CheckResult, MetricSeries, VersionSeries
 from deployer.errors import CheckFailed, DeployerError
-from deployer.plan_model import ChecksSpec
-from deployer.ports import CheckResult, MetricSeries, VersionSeries
+from deployer.plan.model import ChecksSpec
 
 BATCH = 500       # GetMetricData's limit of queries per call
 PERIOD = 60

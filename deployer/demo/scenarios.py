@@ -17,18 +17,18 @@ from pathlib import Path
 
 import click
 
-from deployer.cli_options import Settings
+from deployer.core.ports import Store
+from deployer.core.record import Outcome, Phase
+from deployer.core.settings import Settings
 from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import create_lambda_world
-from deployer.durations import format_duration
+from deployer.display.progress import say
 from deployer.errors import ExitCode
-from deployer.operator import submit
-from deployer.plan_file import load_plan
-from deployer.ports import Store
-from deployer.progress import say
-from deployer.record import Outcome, Phase
-from deployer.rollout import RolloutOptions, rollout
+from deployer.plan.durations import format_duration
+from deployer.plan.loader import load_plan
+from deployer.runs.operator import submit
+from deployer.runs.rollout import RolloutOptions, rollout
 from deployer.store import open_store
 
 REGION = "us-east-1"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from deployer.core.ports import Store
 from deployer.errors import ExitCode, StoreError, UsageError
-from deployer.ports import Store
 
 if TYPE_CHECKING:
-    from deployer.cli_options import Settings
+    from deployer.core.settings import Settings
 
 
 class StoreConflict(StoreError):

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext, error_code
+from deployer.core.record import RunRecord
 from deployer.errors import StoreError
-from deployer.record import RunRecord
 from deployer.store import RunNotFound, StoreConflict, holds_the_target
 
 if TYPE_CHECKING:
-    from deployer.cli_options import Settings
+    from deployer.core.settings import Settings
 
 RETENTION_SECONDS = 90 * 86400
 CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from deployer.core.record import RunRecord
 from deployer.errors import StoreError
-from deployer.record import RunRecord
 from deployer.store import RunNotFound, StoreConflict, holds_the_target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -14,10 +14,10 @@ import math
 from typing import Any
 
 from deployer.aws import AwsContext
+from deployer.core.ports import Clock, MetricSeries, TrafficReading, VersionSeries
 from deployer.errors import DeployerError, PreflightError, TargetError
 from deployer.logs import get_logger
-from deployer.plan_model import EcsTarget
-from deployer.ports import Clock, MetricSeries, TrafficReading, VersionSeries
+from deployer.plan.model import EcsTarget
 from deployer.targets.alb_weights import MAX_GROUPS, ForwardAction, alb_weights
 from deployer.targets.ecs_services import EcsServices
 

@@ -9,10 +9,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext
+from deployer.core.ports import Clock
 from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.logs import get_logger
-from deployer.plan_model import EcsTarget
-from deployer.ports import Clock
+from deployer.plan.model import EcsTarget
 
 # Fields RegisterTaskDefinition accepts that DescribeTaskDefinition reports: a clone
 # carries every one of them, so nothing (secrets, logging, volumes, roles...) is lost.

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext, error_code
+from deployer.core.ports import Clock, MetricSeries, TrafficReading, VersionSeries
 from deployer.errors import Drift, PreflightError, TargetError
-from deployer.plan_model import LambdaTarget
-from deployer.ports import Clock, MetricSeries, TrafficReading, VersionSeries
+from deployer.plan.model import LambdaTarget
 from deployer.targets.lambda_versions import LambdaVersions
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.aws import AwsContext, error_code
+from deployer.core.ports import Clock
 from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.logs import get_logger
-from deployer.plan_model import LambdaTarget
-from deployer.ports import Clock
+from deployer.plan.model import LambdaTarget
 
 PC_READY_WITHIN = 900.0  # plan seconds; PC allocation usually takes a few minutes
 PC_POLL = 10.0

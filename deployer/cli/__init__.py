@@ -1,0 +1,1 @@
+"""The command line: commands, options, live display, prompt, status views, iam-policy."""

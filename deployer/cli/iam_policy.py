@@ -1,0 +1,140 @@
+"""`deployer iam-policy PLAN`: the least-privilege IAM policy a rollout of this plan needs.
+
+Only the actions the run calls, each scoped to the plan's own resources where AWS
+supports resource-level permissions (Describe* calls of ELBv2 and
+RegisterTaskDefinition do not). Offline: the account is `*` unless an ARN in the
+plan names it; the region is the plan's, else --region, else `*`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.plan.model import ReleasePlan
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str]:
+    """(partition, region, account) of an ARN."""
+    parts = arn.split(":")
+    return parts[1], parts[3], parts[4]
+
+
+class _Scope:
+    def __init__(self, plan: ReleasePlan, region: str | None) -> None:
+        self.partition, self.region, self.account = "aws", plan.region or region or "*", "*"
+        for arn in self._plan_arns(plan):
+            self.partition, found_region, found_account = _arn_parts(arn)
+            self.region = found_region or self.region
+            self.account = found_account or self.account
+            break
+
+    @staticmethod
+    def _plan_arns(plan: ReleasePlan) -> list[str]:
+        arns: list[str] = []
+        if plan.target.lambda_ and plan.target.lambda_.function.startswith("arn:"):
+            arns.append(plan.target.lambda_.function)
+        if plan.target.ecs:
+            arns.append(plan.target.ecs.listener or plan.target.ecs.rule or "")
+        return [a for a in arns if a]
+
+    def arn(self, service: str, resource: str, region: str | None = None) -> str:
+        where = self.region if region is None else region
+        return f"arn:{self.partition}:{service}:{where}:{self.account}:{resource}"
+
+    def function(self, name_or_arn: str) -> list[str]:
+        base = name_or_arn if name_or_arn.startswith("arn:") else \
+            self.arn("lambda", f"function:{name_or_arn}")
+        return [base, f"{base}:*"]
+
+
+def _statement(sid: str, actions: list[str], resources: list[str],
+               condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
+                                 "Resource": resources if len(resources) > 1 else resources[0]}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def policy_for(plan: ReleasePlan, store_url: str | None = None,
+               region: str | None = None) -> dict[str, Any]:
+    scope = _Scope(plan, region)
+    statements: list[dict[str, Any]] = []
+    if plan.target.lambda_ is not None:
+        statements += _lambda_statements(plan, scope)
+    else:
+        statements += _ecs_statements(plan, scope)
+    if plan.checks.alarms:
+        statements.append(_statement(
+            "ReadAlarms", ["cloudwatch:DescribeAlarms"],
+            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.checks.alarms]))
+    if plan.checks.metrics is not None:
+        # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
+        statements.append(_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"],
+                                     ["*"]))
+    hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
+             if h.lambda_]
+    if hooks:
+        statements.append(_statement("InvokeHooks", ["lambda:InvokeFunction"],
+                                     [arn for hook in hooks for arn in scope.function(hook)]))
+    if plan.notify.sns_topic:
+        statements.append(_statement("Notify", ["sns:Publish"], [plan.notify.sns_topic]))
+    if store_url and store_url.startswith("dynamodb://"):
+        table = store_url.removeprefix("dynamodb://").strip("/")
+        statements.append(_statement(
+            "RunStore", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                         "dynamodb:Scan"], [scope.arn("dynamodb", f"table/{table}")]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _lambda_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
+    spec = plan.target.lambda_
+    assert spec is not None
+    function = scope.function(spec.function)
+    actions = ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
+               "lambda:GetFunctionConfiguration"]
+    if spec.publish or spec.code:
+        actions.append("lambda:PublishVersion")
+    if spec.code:
+        actions.append("lambda:UpdateFunctionCode")
+    if spec.provisioned_concurrency != "none":
+        actions += ["lambda:GetProvisionedConcurrencyConfig",
+                    "lambda:PutProvisionedConcurrencyConfig",
+                    "lambda:DeleteProvisionedConcurrencyConfig"]
+    statements = [_statement("ShiftAliasWeights", actions, function)]
+    if spec.code and spec.code.s3_bucket:
+        key = f"{spec.code.s3_bucket}/{spec.code.s3_key}"
+        statements.append(_statement(
+            "ReadCode", ["s3:GetObject", "s3:GetObjectVersion"],
+            [f"arn:{scope.partition}:s3:::{key}"]))
+    return statements
+
+
+def _ecs_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
+    spec = plan.target.ecs
+    assert spec is not None
+    cluster = spec.cluster.rsplit("/", 1)[-1]
+    services = [scope.arn("ecs", f"service/{cluster}/{name}")
+                for name in (spec.services.blue, spec.services.green)]
+    listeners = [arn for arn in (spec.listener, spec.test_listener) if arn]
+    statements = [
+        _statement("ReadAndDeployServices", ["ecs:DescribeServices", "ecs:UpdateService"],
+                   services),
+        _statement("TaskDefinitions", ["ecs:DescribeTaskDefinition",
+                                       "ecs:RegisterTaskDefinition", "ecs:TagResource"], ["*"]),
+        _statement("ReadLoadBalancing", ["elasticloadbalancing:DescribeListeners",
+                                         "elasticloadbalancing:DescribeRules",
+                                         "elasticloadbalancing:DescribeTargetHealth"], ["*"]),
+    ]
+    if listeners:
+        statements.append(_statement("ShiftListenerWeights",
+                                     ["elasticloadbalancing:ModifyListener"], listeners))
+    rules = [arn for arn in (spec.rule, spec.test_rule) if arn]
+    if rules:
+        statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
+                                     rules))
+    if spec.image is not None:
+        statements.append(_statement(
+            "PassTaskRoles", ["iam:PassRole"], ["*"],
+            {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
+    return statements

@@ -1,0 +1,229 @@
+"""The `deployer` command line (SPEC §3). Heavy imports stay inside commands so that
+offline commands (validate, plan, schema) never load boto3."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from deployer import __version__
+from deployer.cli import operators as cli_ops
+from deployer.cli.options import common_options, settings
+from deployer.errors import DeployerError, ExitCode, PlanError
+
+EXAMPLES = """
+\b
+Examples:
+  deployer validate configs/*.yaml
+  deployer plan configs/lambda-canary.yaml
+  deployer rollout plan.yaml --set target.lambda.version=43 --report report.json
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXAMPLES)
+@click.version_option(__version__, "--version", prog_name="deployer")
+@common_options
+def cli() -> None:
+    """Move production traffic to a new version step by step; roll back on alarms."""
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+    help="Override a plan field, e.g. --set target.lambda.version=43 (repeatable).",
+)
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  deployer validate configs/*.yaml
+  deployer validate plan.yaml --set target.lambda.version=43
+""")
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@common_options
+def validate(plans: tuple[str, ...], overrides: tuple[str, ...]) -> int:
+    """Check release plans offline; print every problem as FILE:LINE:COL: field: message."""
+    from deployer.plan.compile import baked_seconds, compile_strategy
+    from deployer.plan.durations import format_duration
+    from deployer.plan.loader import load_plan
+    from deployer.plan.timeline import strategy_label
+
+    failed = False
+    for path in plans:
+        try:
+            loaded = load_plan(path, overrides)
+        except PlanError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            continue
+        steps = compile_strategy(loaded.plan.strategy)
+        if settings().verbosity < 0:
+            continue
+        plural = "s" if len(steps) != 1 else ""
+        click.echo(f"{path}: ok ({loaded.plan.name}: {strategy_label(loaded.plan)}, "
+                   f"{len(steps)} step{plural}, "
+                   f"{format_duration(baked_seconds(steps))} of bakes)")
+    return ExitCode.INVALID if failed else ExitCode.SUCCEEDED
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  deployer plan configs/lambda-linear.yaml
+  deployer plan plan.yaml --json | jq .total_seconds
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@set_option
+@common_options
+def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
+    """Print the rollout timeline of a plan, offline (no AWS calls)."""
+    from deployer.plan.loader import load_plan
+    from deployer.plan.timeline import timeline_json, timeline_text
+
+    loaded = load_plan(plan_path, overrides)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(timeline_json(loaded.plan), indent=2))
+    else:
+        click.echo(timeline_text(loaded.plan))
+    return ExitCode.SUCCEEDED
+
+
+@cli.command()
+@common_options
+def schema() -> int:
+    """Print the JSON Schema of the plan format (also in configs/schema.json)."""
+    from deployer.plan.schema import plan_schema_text
+
+    click.echo(plan_schema_text(), nl=False)
+    return ExitCode.SUCCEEDED
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  deployer rollout plan.yaml --set target.lambda.version=43 --report report.json
+  deployer rollout plan.yaml --yes --store dynamodb://deployer-runs   # in CI
+  deployer rollout plan.yaml --dry-run        # resolve + preflight, change nothing
+\b
+Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
+4 aborted, 5 refused (nothing changed), 6 unsafe (rollback failed or drift).
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--report", metavar="FILE", help="Write the run report (JSON) here at the end.")
+@click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Divide every duration by N (rehearsals, tests).")
+@click.option("--dry-run", is_flag=True, help="Resolve and preflight against AWS; change nothing.")
+@common_options
+def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assume_yes: bool,
+            time_scale: float, dry_run: bool) -> int:
+    """Run a release plan; blocks until it succeeds, rolls back or fails."""
+    from deployer.logs import configure_logging
+    from deployer.plan.loader import load_plan
+    from deployer.runs.rollout import RolloutOptions, exit_code_of
+    from deployer.runs.rollout import rollout as run_rollout
+
+    loaded = load_plan(plan_path, overrides)
+    options = settings()
+    live = sys.stdout.isatty() and options.verbosity >= 0 and not dry_run
+    quiet_logs = live and options.log_format == "auto"
+    configure_logging(options.log_format, options.verbosity - (2 if quiet_logs else 0))
+    prompt = live and sys.stdin.isatty() and not assume_yes
+    record = run_rollout(loaded, options, RolloutOptions(
+        report=report, time_scale=time_scale, dry_run=dry_run,
+        live=live, prompt=prompt))
+    return exit_code_of(record)
+
+
+for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
+                 cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group):
+    cli.add_command(_command)
+
+
+@cli.command("iam-policy", epilog="""
+\b
+Example:
+  deployer iam-policy plan.yaml --store dynamodb://deployer-runs > policy.json
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@set_option
+@common_options
+def iam_policy(plan_path: str, overrides: tuple[str, ...]) -> int:
+    """Print the least-privilege IAM policy a rollout of PLAN needs (offline)."""
+    import json
+
+    from deployer.cli.iam_policy import policy_for
+    from deployer.plan.loader import load_plan
+
+    options = settings()
+    loaded = load_plan(plan_path, overrides)
+    click.echo(json.dumps(policy_for(loaded.plan, options.store, options.region), indent=2))
+    return ExitCode.SUCCEEDED
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  deployer demo                       # a canary that succeeds
+  deployer demo --scenario rollback   # an alarm fires mid-bake: automatic rollback
+""")
+@click.option("--scenario", type=click.Choice(["canary", "rollback", "approval", "ecs"]),
+              default="canary", show_default=True, help="Which story to run.")
+@click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
+@click.option("--time-scale", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="How much faster than the plan's real durations to run.")
+@common_options
+def demo(scenario: str, assume_yes: bool, time_scale: float) -> int:
+    """Run a full rollout against a built-in local AWS (no account needed)."""
+    from deployer.demo.scenarios import run_demo
+    from deployer.logs import configure_logging
+
+    options = settings()
+    live = sys.stdout.isatty() and options.verbosity >= 0
+    configure_logging(options.log_format, options.verbosity - (2 if live else 0))
+    return run_demo(scenario, live=live, interactive=live and sys.stdin.isatty()
+                    and not assume_yes, time_scale=time_scale)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point: map every outcome to an exit code of SPEC §4, never a traceback."""
+    try:
+        result = cli.main(args=argv, prog_name="deployer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.INVALID if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("deployer: aborted", err=True)
+        sys.exit(ExitCode.ABORTED)
+    except DeployerError as exc:
+        _explain(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("deployer: interrupted", err=True)
+        sys.exit(ExitCode.ABORTED)
+    except Exception as exc:  # the one place a bug is turned into exit 1
+        click.echo(f"deployer: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        sys.exit(ExitCode.UNEXPECTED)
+    sys.exit(int(result or 0))
+
+
+def _explain(exc: DeployerError) -> None:
+    if isinstance(exc, PlanError):
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        return
+    click.echo(f"deployer: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"  {exc.hint}", err=True)

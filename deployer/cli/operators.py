@@ -1,0 +1,231 @@
+"""Operator commands: status, list, approve, promote, abort, resume, rollback, store init.
+
+They act through the store, so they work from any process or machine that reaches
+it; the controller picks requests up within one poll."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from deployer.cli.options import common_options, settings
+from deployer.core.settings import Settings
+from deployer.errors import ExitCode
+
+if TYPE_CHECKING:
+    from deployer.core.ports import Store
+    from deployer.core.record import RunRecord
+
+reason_option = click.option("--reason", metavar="TEXT", help="Why (kept in the run's events).")
+
+
+def _store_and_identity() -> tuple[Settings, Store, str]:
+    from deployer.aws import caller_arn
+    from deployer.runs.operator import local_identity
+    from deployer.store import open_store
+
+    options = settings()
+    store = open_store(options.store, options)
+    who = caller_arn(options.region, options.profile, options.endpoint_url) or local_identity()
+    return options, store, who
+
+
+def _request(run_id: str, action: str, reason: str | None) -> int:
+    from deployer.core.record import lease_alive
+    from deployer.runs.operator import submit
+
+    _, store, who = _store_and_identity()
+    record, request = submit(store, run_id, action, who, reason)
+    click.echo(f"{action.replace('_', ' --')} requested for {run_id} by {who} "
+               f"(request {request['id']}); the controller acts on it within one poll")
+    if not lease_alive(record):
+        click.echo(f"warning: no live controller holds {run_id} (its lease expired); "
+                   f"run `deployer resume {run_id}` to act on it", err=True)
+    return ExitCode.SUCCEEDED
+
+
+@click.command(epilog="""
+\b
+Examples:
+  deployer status                               # the newest active run
+  deployer status checkout-20261126T181500Z-3fa2 --json
+  deployer status RUN_ID --watch                # follow it; exit with its code
+""")
+@click.argument("run_id", required=False)
+@click.option("--watch", is_flag=True, help="Follow the run until it ends; exit with its code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's report document.")
+@common_options
+def status(run_id: str | None, watch: bool, as_json: bool) -> int:
+    """Show a run (default: the newest active one, else the newest)."""
+    from deployer.cli.status_view import render_text
+    from deployer.cli.status_view import watch as follow
+    from deployer.runs.operator import find_run
+    from deployer.store import open_store
+
+    store = open_store(settings().store, settings())
+    record = find_run(store, run_id)
+    if watch:
+        record = follow(store, record.run_id, live=sys.stdout.isatty() and not as_json)
+    if as_json:
+        click.echo(json.dumps(record.document(), indent=2))
+    elif not watch:
+        click.echo(render_text(record))
+    if watch:
+        return record.exit_code if record.exit_code is not None else ExitCode.UNEXPECTED
+    return ExitCode.SUCCEEDED
+
+
+@click.command("list")
+@click.option("--all", "include_ended", is_flag=True, help="Include runs that have ended.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of run documents.")
+@common_options
+def list_runs(include_ended: bool, as_json: bool) -> int:
+    """List runs in the store (default: the active ones)."""
+    from deployer.cli.status_view import render_row
+    from deployer.runs.operator import listing
+    from deployer.store import open_store
+
+    runs = listing(open_store(settings().store, settings()).runs(), include_ended)
+    if as_json:
+        click.echo(json.dumps([r.document(with_events=False) for r in runs], indent=2))
+    else:
+        for record in runs:
+            click.echo(render_row(record))
+        if not runs:
+            click.echo("no active runs" if not include_ended else "no runs", err=True)
+    return ExitCode.SUCCEEDED
+
+
+@click.command(epilog="""
+\b
+Example:
+  deployer approve checkout-20261126T181500Z-3fa2 --reason "p99 is flat" \\
+    --store dynamodb://deployer-runs
+""")
+@click.argument("run_id")
+@reason_option
+@common_options
+def approve(run_id: str, reason: str | None) -> int:
+    """Release a run waiting at an approval step."""
+    return _request(run_id, "approve", reason)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--full", is_flag=True, help="Go to 100% now, skipping every remaining step.")
+@reason_option
+@common_options
+def promote(run_id: str, full: bool, reason: str | None) -> int:
+    """Skip the current bake or wait (--full: go to 100% now)."""
+    return _request(run_id, "promote_full" if full else "promote", reason)
+
+
+@click.command()
+@click.argument("run_id")
+@reason_option
+@common_options
+def abort(run_id: str, reason: str | None) -> int:
+    """Roll a run back now. If its controller died, roll back from here."""
+    from deployer.core.record import Outcome, lease_alive
+    from deployer.runs.resume import resume_run
+
+    options, store, who = _store_and_identity()
+    record = store.load(run_id)
+    if record.terminal or lease_alive(record):
+        return _request(run_id, "abort", reason)
+    click.echo(f"no live controller holds {run_id}: rolling it back from here", err=True)
+    _configure(options)
+    final = resume_run(store, run_id, options, who, force=True,
+                       abort_reason=reason or "aborted")
+    code = _finish(final)
+    return ExitCode.SUCCEEDED if final.outcome == Outcome.ABORTED else code
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--force", is_flag=True, help="Do not wait for the controller's lease to expire.")
+@click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
+@common_options
+def resume(run_id: str, force: bool, assume_yes: bool) -> int:
+    """Take over a run whose controller died and drive it to the end."""
+    from deployer.runs.resume import resume_run
+
+    options, store, who = _store_and_identity()
+    _configure(options)
+    live = sys.stdout.isatty() and options.verbosity >= 0
+    record = resume_run(store, run_id, options, who, force=force, live=live)
+    return _finish(record)
+
+
+@click.command(epilog="""
+\b
+Examples:
+  deployer rollback plan.yaml                   # the stable side the store (or AWS) knows
+  deployer rollback plan.yaml --to 41           # Lambda: this version, whatever the store says
+  deployer rollback ecs-plan.yaml --to blue     # ECS: this colour
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a plan field (repeatable).")
+@click.option("--to", metavar="VERSION|COLOUR",
+              help="The stable version (Lambda) or colour (ECS), when the store cannot say.")
+@common_options
+def rollback(plan_path: str, overrides: tuple[str, ...], to: str | None) -> int:
+    """Emergency: put 100% of the traffic on the stable version now.
+
+    Needs only the plan's target identity: an unset ${VAR} elsewhere (the new
+    version, the image tag) is fine."""
+    from deployer.errors import DeployerError
+    from deployer.plan.loader import load_target_identity
+    from deployer.runs.emergency import emergency_rollback
+    from deployer.store import open_store
+
+    loaded = load_target_identity(plan_path, overrides)
+    options, _, who = _store_and_identity()
+    _configure(options)
+    try:
+        store = open_store(options.store, options)
+    except DeployerError:
+        store = None
+    try:
+        reading, choice, target = emergency_rollback(loaded, options, store, to, who)
+    except DeployerError as exc:
+        click.echo(f"deployer: emergency rollback FAILED: {exc.message}", err=True)
+        return ExitCode.UNSAFE if exc.exit_code == ExitCode.UNEXPECTED else exc.exit_code
+    side = "colour" if target.get("kind") == "ecs" else "version"
+    click.echo(f"stable {side} {choice.side}, from {choice.source}", err=True)
+    click.echo(f"traffic restored: {reading.detail}")
+    click.echo(json.dumps({**target, "stable_from": choice.source}, indent=2))
+    return ExitCode.SUCCEEDED
+
+
+@click.group("store")
+def store_group() -> None:
+    """Manage the run store."""
+
+
+@store_group.command("init")
+@click.argument("url")
+@common_options
+def store_init(url: str) -> int:
+    """Create the store (e.g. the DynamoDB table, on-demand billing, with TTL)."""
+    from deployer.store import init_store
+
+    click.echo(init_store(url, settings()))
+    return ExitCode.SUCCEEDED
+
+
+def _configure(options: Settings) -> None:
+    from deployer.logs import configure_logging
+
+    configure_logging(options.log_format, options.verbosity)
+
+
+def _finish(record: RunRecord) -> int:
+    from deployer.runs.rollout import exit_code_of, finish_report
+
+    finish_report(record, None)
+    return exit_code_of(record)

@@ -1,0 +1,83 @@
+"""`deployer status` / `list`: a run as text, and following a run until it ends."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+
+from deployer.core.ports import Store
+from deployer.core.record import RunRecord, lease_alive
+from deployer.display.analysis_text import analysis_lines
+from deployer.display.progress import LiveProgress
+
+WATCH_POLL_SECONDS = 1.0
+
+
+def describe_target(record: RunRecord) -> str:
+    target = record.target
+    if target.get("kind") == "ecs":
+        return (f"ecs {target.get('cluster')}: {target.get('stable_service')} -> "
+                f"{target.get('new_service')} ({target.get('new_version')})")
+    return (f"lambda {target.get('function')}:{target.get('alias')} "
+            f"{target.get('stable_version')} -> {target.get('new_version')}")
+
+
+def render_text(record: RunRecord, events: int = 5) -> str:
+    weight = f"{record.weight:g}%" if record.weight is not None else "unknown"
+    lines = [
+        f"run      {record.run_id}",
+        f"target   {describe_target(record)}",
+        f"phase    {record.phase.value}" + (f" / {record.stage}" if record.stage else "")
+        + f"   step {record.step_index}   new version's share {weight}",
+    ]
+    if record.outcome is not None:
+        lines.append(f"outcome  {record.outcome.value} (exit {record.exit_code})"
+                     + (f": {record.reason}" if record.reason else ""))
+    if record.alarms:
+        lines.append("alarms   " + ", ".join(f"{n} {s}" for n, s in record.alarms.items()))
+    for number, line in enumerate(analysis_lines(record.analysis, record.inconclusive)):
+        lines.append(("analysis " if number == 0 else "         ") + line)
+    lines.append(f"started  {record.started_at}" + (f"   ended {record.ended_at}"
+                                                     if record.ended_at else ""))
+    if not record.terminal and record.lease:
+        state = "live" if lease_alive(record) else "EXPIRED: the controller may have died"
+        until = datetime.fromtimestamp(record.lease.get("expires_at", 0), UTC)
+        lines.append(f"lease    {record.lease.get('owner')} until "
+                     f"{until.strftime('%H:%M:%SZ')} ({state})")
+    pending = [r for r in record.requests if not r.get("handled")]
+    if pending:
+        lines.append("pending  " + ", ".join(f"{r['action']} by {r.get('by')}" for r in pending))
+    for event in record.events[-events:]:
+        lines.append(f"  {event.at}  {event.phase:<17} {event.message}")
+    return "\n".join(lines)
+
+
+def render_row(record: RunRecord) -> str:
+    weight = f"{record.weight:g}%" if record.weight is not None else "-"
+    outcome = record.outcome.value if record.outcome else "-"
+    return (f"{record.run_id:<44} {record.phase.value:<17} {weight:>6}  {outcome:<11} "
+            f"{describe_target(record)}")
+
+
+def watch(store: Store, run_id: str, live: bool) -> RunRecord:
+    """Follow a run until it ends: the live display on a TTY, new event lines otherwise."""
+    record = store.load(run_id)
+    display = LiveProgress(steps_total=0) if live else None
+    shown = 0
+    try:
+        while True:
+            if display is not None:
+                display.tick(record, None)
+            else:
+                for event in record.events[shown:]:
+                    click.echo(f"{event.at}  {event.phase:<17} {event.message}")
+                shown = len(record.events)
+            if record.terminal:
+                return record
+            time.sleep(WATCH_POLL_SECONDS)
+            record = store.load(run_id)
+    finally:
+        if display is not None:
+            display.close()

@@ -1,0 +1,211 @@
+"""The run record (SPEC §5): phases, outcomes, the transition table, and the document
+that the store persists, `status --json` prints and `--report` writes.
+
+The record is the single source of truth of a run: a crash loses nothing that
+was saved, and `resume` continues from it plus what AWS reports.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from deployer.core.clock import iso
+from deployer.errors import ExitCode
+
+
+class Phase(StrEnum):
+    PENDING = "PENDING"
+    PREPARING = "PREPARING"
+    SHIFTING = "SHIFTING"
+    BAKING = "BAKING"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    PROMOTING = "PROMOTING"
+    SUCCEEDED = "SUCCEEDED"
+    ROLLING_BACK = "ROLLING_BACK"
+    ROLLED_BACK = "ROLLED_BACK"
+    ABORTED = "ABORTED"
+    FAILED = "FAILED"
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+_ACTIVE = frozenset(Phase) - TERMINAL
+_WORKING = frozenset({Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Phase.PROMOTING})
+
+# Allowed transitions. From any non-terminal phase a run may roll back or fail.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.PENDING: frozenset({Phase.PREPARING, Phase.SUCCEEDED, Phase.ABORTED, Phase.FAILED,
+                              Phase.ROLLING_BACK}),
+    Phase.PREPARING: frozenset({*_WORKING, Phase.SUCCEEDED, Phase.ROLLING_BACK, Phase.FAILED}),
+    Phase.SHIFTING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
+    Phase.BAKING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
+    Phase.AWAITING_APPROVAL: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
+    # PROMOTING -> AWAITING_APPROVAL: analysis inconclusive at the end of the final bake
+    # with on_inconclusive: approve.
+    Phase.PROMOTING: frozenset({Phase.PROMOTING, Phase.AWAITING_APPROVAL, Phase.SUCCEEDED,
+                                Phase.ROLLING_BACK, Phase.FAILED}),
+    Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED}),
+    Phase.SUCCEEDED: frozenset(),
+    Phase.ROLLED_BACK: frozenset(),
+    Phase.ABORTED: frozenset(),
+    Phase.FAILED: frozenset(),
+}
+
+EXIT_CODES: dict[Outcome, ExitCode] = {
+    Outcome.SUCCEEDED: ExitCode.SUCCEEDED,
+    Outcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
+    Outcome.ABORTED: ExitCode.ABORTED,
+    Outcome.REFUSED: ExitCode.REFUSED,
+    Outcome.FAILED: ExitCode.UNEXPECTED,
+}
+
+
+def new_run_id(plan_name: str, started: datetime) -> str:
+    return f"{plan_name}-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
+
+
+@dataclass(slots=True)
+class Event:
+    at: str
+    phase: str
+    weight: float | None
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": self.at, "phase": self.phase, "weight": self.weight,
+                               "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """Everything a controller (this one or a resuming one) needs to know about a run."""
+
+    run_id: str
+    plan_name: str
+    target_key: str
+    target: dict[str, Any]
+    plan: dict[str, Any]
+    started_at: str
+    time_scale: float = 1.0
+    phase: Phase = Phase.PENDING
+    outcome: Outcome | None = None
+    reason: str | None = None
+    hint: str | None = None              # what to do about `reason`
+    exit_code: int | None = None
+    weight: float | None = None          # new version's share as last READ BACK
+    requested_weight: float | None = None
+    step_index: int = 0
+    stage: str | None = None             # sub-stage within PREPARING / PROMOTING
+    wait_started: float | None = None    # clock.now() when the current wait began
+    deadline_at: float | None = None
+    ended_at: str | None = None
+    alarms: dict[str, str] = field(default_factory=dict)
+    muted_alarms: list[str] = field(default_factory=list)  # already firing, ignored until OK
+    analysis: dict[str, Any] = field(default_factory=dict)  # metric -> last verdict (SPEC §7)
+    inconclusive: str | None = None      # why the last analysis reached no verdict
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lease: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    version: int = 0                     # optimistic-concurrency counter, owned by the store
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    def add_event(self, wall: datetime, message: str, **details: Any) -> Event:
+        event = Event(iso(wall), self.phase.value, self.weight, message, details)
+        self.events.append(event)
+        return event
+
+    # Operator requests: appended by `approve` / `promote` / `abort` (compare-and-swap),
+    # merged in by the controller, marked handled once acted on.
+
+    def merge_requests(self, stored: RunRecord) -> list[dict[str, Any]]:
+        """Take the requests `stored` has and this record does not; return them."""
+        known = {r["id"] for r in self.requests}
+        fresh = [dict(r) for r in stored.requests if r["id"] not in known]
+        self.requests.extend(fresh)
+        return fresh
+
+    def pending(self, action: str) -> dict[str, Any] | None:
+        return next((r for r in self.requests
+                     if r["action"] == action and not r.get("handled")), None)
+
+    def mark_handled(self, action: str, note: str) -> dict[str, Any] | None:
+        request = self.pending(action)
+        if request is not None:
+            request["handled"] = True
+            request["note"] = note
+        return request
+
+    def move_to(self, phase: Phase) -> None:
+        if phase != self.phase and phase not in TRANSITIONS[self.phase]:
+            raise ValueError(f"illegal transition {self.phase} -> {phase}")
+        self.phase = phase
+
+    def document(self, *, with_events: bool = True) -> dict[str, Any]:
+        """The SPEC §5 report (plus the controller's own fields)."""
+        out = {
+            "run_id": self.run_id,
+            "plan_name": self.plan_name,
+            "outcome": self.outcome.value if self.outcome else None,
+            "phase": self.phase.value,
+            "reason": self.reason,
+            "hint": self.hint,
+            "target": self.target,
+            "weight": self.weight,
+            "requested_weight": self.requested_weight,
+            "time_scale": self.time_scale,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "exit_code": self.exit_code,
+            "step_index": self.step_index,
+            "stage": self.stage,
+            "alarms": self.alarms,
+            "analysis": self.analysis,
+            "hooks": self.hooks,
+            "requests": self.requests,
+            "lease": self.lease,
+        }
+        if with_events:
+            out["events"] = [e.document() for e in self.events]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: the document plus what resuming needs."""
+        data = asdict(self)
+        data["phase"] = self.phase.value
+        data["outcome"] = self.outcome.value if self.outcome else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        fields = dict(data)
+        fields["phase"] = Phase(fields["phase"])
+        fields["outcome"] = Outcome(fields["outcome"]) if fields.get("outcome") else None
+        fields["events"] = [Event(**e) for e in fields.get("events", [])]
+        return cls(**fields)
+
+
+def lease_alive(record: RunRecord, now: float | None = None) -> bool:
+    """Whether the controller that last claimed the run still holds it (`now` in epoch
+    seconds, default the wall clock)."""
+    expires = (record.lease or {}).get("expires_at")
+    moment = datetime.now(UTC).timestamp() if now is None else now
+    return isinstance(expires, int | float) and expires > moment

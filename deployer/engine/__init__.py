@@ -1,0 +1,1 @@
+"""The run engine: the state machine, its journal, waits and hook runner."""

@@ -1,0 +1,495 @@
+"""The release plan (SPEC §2) as immutable pydantic models — the YAML boundary.
+
+Everything past this boundary reads a frozen `ReleasePlan`; the strategy is
+compiled to plain frozen Step dataclasses by `deployer.plan.compile`. Rules that
+span fields ("exactly one of", weights that never decrease) raise
+`PydanticCustomError` whose context may carry `at`, a path below the model,
+so the error points at the offending line rather than the whole block.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
+
+from deployer.plan.durations import format_duration
+from deployer.plan.types import (
+    AlarmName,
+    AliasName,
+    Argv,
+    Duration,
+    HttpUrl,
+    LambdaFunction,
+    LambdaVersion,
+    ListenerArn,
+    Percent,
+    PlanName,
+    PollInterval,
+    Ratio,
+    Region,
+    RuleArn,
+    TopicArn,
+    Weight,
+)
+from strategies.presets import canonical_preset_name
+from strategies.steps import OnTimeout
+
+
+class Spec(BaseModel):
+    """Base of every plan block: unknown keys are errors, values are immutable.
+
+    `one_of` lists groups of keys of which exactly one must be written. It is
+    checked on the raw mapping, before and beside field validation, so that
+    "has listener and rule" is reported together with every other problem of
+    the block; the JSON Schema gets the same rule as `oneOf` / `required`.
+    """
+
+    # coerce_numbers_to_str: `alias: 42` or `task_definition: 17` unquoted are still strings.
+    # defer_build: blocks are validated only as part of the whole plan, so building a
+    # validator per block at import would be wasted start-up time.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              coerce_numbers_to_str=True, defer_build=True)
+    one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _exactly_one_of(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, dict) and cls.one_of:
+            # `all_at_once:` or `- approve:` with nothing after them mean "the defaults";
+            # any other bare key must not slip through as "not given".
+            chosen = {name for group in cls.one_of for name in group}
+            data = {k: ({} if k in chosen and v is None else v) for k, v in data.items()}
+        found = [_one_of_problem(g, data) for g in cls.one_of] if isinstance(data, dict) else []
+        problems = [p for p in found if p]
+        if not problems:
+            return handler(data)
+        details = [InitErrorDetails(type=PydanticCustomError("one_of", p), loc=(), input=data)
+                   for p in problems]
+        try:
+            handler(data)
+        except ValidationError as exc:
+            details += [_carried(error) for error in exc.errors()]
+        raise ValidationError.from_exception_data(cls.__name__, details)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if cls.one_of:
+            target = handler.resolve_ref_schema(json_schema)
+            target["allOf"] = [{"oneOf": [{"required": [name]} for name in group]}
+                               for group in cls.one_of]
+        return json_schema
+
+
+def _one_of_problem(group: tuple[str, ...], data: dict[str, Any]) -> str | None:
+    given = [name for name in group if name in data and data[name] is not False]
+    if len(given) == 1:
+        return None
+    if not given:
+        return f"needs exactly one of: {', '.join(group)}"
+    return f"has {' and '.join(given)}; keep exactly one of: {', '.join(group)}"
+
+
+def _carried(error: ErrorDetails) -> InitErrorDetails:
+    """Re-raise a field error from inside a wrap validator without losing its type or context."""
+    kind = PydanticCustomError(error["type"], error["msg"], error.get("ctx"))
+    return InitErrorDetails(type=kind, loc=error["loc"], input=error["input"])
+
+
+def _rule(message: str, *at: str | int) -> PydanticCustomError:
+    return PydanticCustomError("plan_rule", message, {"at": at})
+
+
+# ---------------------------------------------------------------- target
+
+class LambdaCode(Spec):
+    one_of = (("s3_bucket", "image_uri"),)
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+    s3_object_version: str | None = None
+    image_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if self.s3_bucket is not None and not self.s3_key:
+            raise _rule("s3_bucket needs s3_key", "s3_key")
+        if self.image_uri is not None and (self.s3_key or self.s3_object_version):
+            raise _rule("image_uri cannot be combined with s3_key / s3_object_version")
+        return self
+
+
+class LambdaTarget(Spec):
+    one_of = (("version", "publish", "code"),)
+    function: LambdaFunction
+    alias: AliasName
+    version: LambdaVersion | None = None
+    publish: bool = False
+    code: LambdaCode | None = None
+    provisioned_concurrency: Literal["none", "match"] | Annotated[int, Field(ge=1)] = "none"
+
+    @field_validator("provisioned_concurrency", mode="before")
+    @classmethod
+    def _pc(cls, value: Any) -> Any:
+        if value in ("none", "match") or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise PydanticCustomError("pc", "must be none, match or a positive integer")
+
+
+class EcsServices(Spec):
+    blue: Annotated[str, Field(min_length=1)]
+    green: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.blue == self.green:
+            raise _rule("blue and green must be two different services", "green")
+        return self
+
+
+class ContainerImage(Spec):
+    container: Annotated[str, Field(min_length=1)]
+    uri: Annotated[str, Field(min_length=1)]
+
+
+class EcsTarget(Spec):
+    one_of = (("listener", "rule"), ("task_definition", "image"))
+    cluster: Annotated[str, Field(min_length=1)]
+    services: EcsServices
+    listener: ListenerArn | None = None
+    rule: RuleArn | None = None
+    test_listener: ListenerArn | None = None
+    test_rule: RuleArn | None = None
+    task_definition: Annotated[str, Field(min_length=1)] | None = None
+    image: ContainerImage | None = None
+    healthy_within: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _distinct_listeners(self) -> Self:
+        if self.test_listener is not None and self.test_rule is not None:
+            raise _rule("has test_listener and test_rule; keep at most one of them",
+                        "test_rule")
+        production = self.listener or self.rule
+        for name in ("test_listener", "test_rule"):
+            if getattr(self, name) is not None and getattr(self, name) == production:
+                raise _rule(f"the {name.replace('_', ' ')} must differ from the production "
+                            f"{'listener' if self.listener else 'rule'}", name)
+        return self
+
+    @property
+    def test_route(self) -> str | None:
+        """The listener or rule that carries test traffic, if any."""
+        return self.test_listener or self.test_rule
+
+
+class TargetSpec(Spec):
+    one_of = (("lambda", "ecs"),)
+    lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
+    ecs: EcsTarget | None = None
+
+
+# ---------------------------------------------------------------- strategy
+
+class ApproveSpec(Spec):
+    timeout: Duration = 3600.0
+    on_timeout: OnTimeout = OnTimeout.ROLLBACK
+
+
+class CanarySpec(Spec):
+    weight: Annotated[Weight, Field(lt=100)]
+    bake: Duration
+
+
+class LinearSpec(Spec):
+    step: Annotated[Weight, Field(lt=100)]
+    every: Duration
+
+
+class AllAtOnceSpec(Spec):
+    pass
+
+
+class BlueGreenSpec(Spec):
+    preview: Annotated[Weight, Field(lt=100)] | None = None
+    preview_for: Duration = 0.0
+    approve: ApproveSpec | None = None
+
+    @model_validator(mode="after")
+    def _preview_pair(self) -> Self:
+        if self.preview_for and self.preview is None:
+            raise _rule("preview_for needs preview (the weight to preview at)", "preview_for")
+        return self
+
+
+class StepSpec(Spec):
+    one_of = (("shift", "bake", "approve"),)
+    shift: Weight | None = None
+    bake: Duration | None = None
+    approve: ApproveSpec | None = None
+
+
+STRATEGY_KINDS = ("canary", "linear", "all_at_once", "blue_green", "preset", "steps")
+
+
+class StrategySpec(Spec):
+    one_of = (STRATEGY_KINDS,)
+    canary: CanarySpec | None = None
+    linear: LinearSpec | None = None
+    all_at_once: AllAtOnceSpec | None = None
+    blue_green: BlueGreenSpec | None = None
+    preset: str | None = None
+    steps: Annotated[list[StepSpec], Field(min_length=1)] | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        kind = (info.context or {}).get("target_kind")  # suggestions prefer this kind
+        try:
+            return canonical_preset_name(value, kind)
+        except ValueError as exc:
+            raise PydanticCustomError("preset", str(exc)) from None
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STRATEGY_KINDS if getattr(self, k) is not None)
+
+    @model_validator(mode="after")
+    def _weights_in_order(self) -> Self:
+        if self.steps is not None:
+            _check_step_weights(self.steps)
+        return self
+
+
+def _check_step_weights(steps: list[StepSpec]) -> None:
+    last: float = 0.0
+    last_index = -1
+    for index, step in enumerate(steps):
+        if step.shift is None:
+            continue
+        if step.shift < last:
+            raise _rule(f"weights must not decrease: {step.shift:g} after {last:g} "
+                        f"(steps[{last_index}])", "steps", index, "shift")
+        last, last_index = step.shift, index
+    if last != 100:
+        where = ("steps", last_index, "shift") if last_index >= 0 else ("steps",)
+        detail = f"the last shift is {last:g}" if last_index >= 0 else "no step shifts traffic"
+        raise _rule(f"every plan must end at 100; {detail} (add '- shift: 100')", *where)
+
+
+# ---------------------------------------------------------------- checks, hooks, notify
+
+class InsufficientData(StrEnum):
+    IGNORE = "ignore"
+    FAIL = "fail"
+
+
+class AlreadyFiring(StrEnum):
+    BLOCK = "block"
+    IGNORE = "ignore"
+
+
+class OnInconclusive(StrEnum):
+    EXTEND = "extend"
+    ROLLBACK = "rollback"
+    APPROVE = "approve"
+    PROMOTE = "promote"
+
+
+class ErrorRateBound(Spec):
+    max: Percent | None = None
+    max_vs_stable: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if self.max is None and self.max_vs_stable is None:
+            raise _rule("give max, max_vs_stable or both")
+        return self
+
+
+class LatencyBound(Spec):
+    max: Annotated[Duration, Field(gt=0)] | None = None
+    max_vs_stable: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if self.max is None and self.max_vs_stable is None:
+            raise _rule("give max, max_vs_stable or both")
+        return self
+
+
+class MetricsSpec(Spec):
+    """Version-aware analysis (SPEC §7): the new version judged against the stable one."""
+
+    error_rate: ErrorRateBound | None = None
+    latency: LatencyBound | None = None
+
+    @model_validator(mode="after")
+    def _a_metric(self) -> Self:
+        if self.error_rate is None and self.latency is None:
+            raise _rule("give error_rate, latency or both")
+        return self
+
+
+ANALYSIS_FIELDS = ("window", "min_requests", "on_inconclusive")
+
+
+class ChecksSpec(Spec):
+    alarms: list[AlarmName] = Field(default_factory=list)
+    poll_every: PollInterval = 10.0
+    insufficient_data: InsufficientData = InsufficientData.IGNORE
+    already_firing: AlreadyFiring = AlreadyFiring.BLOCK
+    metrics: MetricsSpec | None = None
+    window: Duration = 300.0
+    min_requests: Annotated[int, Field(ge=1)] = 50
+    on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
+
+    @model_validator(mode="after")
+    def _analysis_settings(self) -> Self:
+        if self.metrics is None:
+            for name in ANALYSIS_FIELDS:
+                if name in self.model_fields_set:
+                    raise _rule(f"{name} goes with metrics (checks.metrics is not given)", name)
+            return self
+        if self.window < 60 or self.window % 60:
+            raise _rule("window must be whole minutes, at least 1m (CloudWatch's periods are "
+                        "1 minute)", "window")
+        latency = self.metrics.latency
+        if latency is not None and latency.max_vs_stable is not None and self.window < 120:
+            raise _rule("latency.max_vs_stable needs a window of at least 2m (it compares the "
+                        "versions minute by minute)", "window")
+        return self
+
+    @property
+    def watches_anything(self) -> bool:
+        return bool(self.alarms) or self.metrics is not None
+
+    @field_validator("alarms")
+    @classmethod
+    def _unique(cls, alarms: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for index, name in enumerate(alarms):
+            if name in seen:
+                raise _rule(f"alarm {name!r} is listed twice", index)
+            seen.add(name)
+        return alarms
+
+
+class HttpHookSpec(Spec):
+    url: HttpUrl
+    expect: Annotated[int, Field(ge=100, le=599)] = 200
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 10.0
+
+
+class HookSpec(Spec):
+    one_of = (("lambda", "http", "command"),)
+    lambda_: Annotated[str, Field(min_length=1)] | None = Field(default=None, alias="lambda")
+    payload: dict[str, Any] | None = None
+    http: HttpHookSpec | None = None
+    command: Argv | None = None
+    env: dict[str, str] | None = None
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _options_fit_the_kind(self) -> Self:
+        kind = self.kind
+        if self.payload is not None and kind != "lambda":
+            raise _rule("payload goes with a lambda hook", "payload")
+        if self.env is not None and kind != "command":
+            raise _rule("env goes with a command hook", "env")
+        if self.timeout is not None and kind == "http":
+            raise _rule("put an http hook's timeout inside http:", "timeout")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "lambda" if self.lambda_ else ("http" if self.http else "command")
+
+    @property
+    def label(self) -> str:
+        """How runs, logs and `deployer plan` name this hook."""
+        if self.lambda_:
+            return f"lambda {self.lambda_}"
+        if self.http:
+            return f"http {self.http.method} {self.http.url}"
+        return "command " + " ".join(self.command or ())
+
+    @property
+    def effective_timeout(self) -> float:
+        if self.http is not None:
+            return self.http.timeout
+        return self.timeout or HOOK_TIMEOUTS[self.kind]
+
+
+# Default timeouts: a lambda hook may report IN_PROGRESS for as long as a CodeDeploy
+# hook may take (1h); a command is a smoke test (5m); an http check is one request.
+HOOK_TIMEOUTS = {"lambda": 3600.0, "command": 300.0, "http": 10.0}
+
+
+class HooksSpec(Spec):
+    before_traffic: list[HookSpec] = Field(default_factory=list)
+    after_traffic: list[HookSpec] = Field(default_factory=list)
+
+
+class NotifySpec(Spec):
+    sns_topic: TopicArn | None = None
+
+
+# ---------------------------------------------------------------- the plan
+
+class ReleasePlan(Spec):
+    """A whole, validated release plan (`version: 1`)."""
+
+    model_config = ConfigDict(title="deployer release plan (version 1)")
+    version: Literal[1]
+    name: PlanName
+    region: Region | None = None
+    target: TargetSpec
+    strategy: StrategySpec
+    final_bake: Duration = 0.0
+    keep_old_for: Duration = 0.0
+    checks: ChecksSpec = Field(default_factory=ChecksSpec)
+    hooks: HooksSpec = Field(default_factory=HooksSpec)
+    notify: NotifySpec = Field(default_factory=NotifySpec)
+    deadline: Duration | None = None
+
+    @model_validator(mode="after")
+    def _something_watches(self, info: ValidationInfo) -> Self:
+        if not self.checks.watches_anything and not (info.context or {}).get("identity_only"):
+            raise _rule("give checks.alarms, checks.metrics or both: a release that watches "
+                        "nothing cannot roll back by itself", "checks")
+        return self
+
+    @model_validator(mode="after")
+    def _deadline_fits(self) -> Self:
+        from deployer.plan.compile import baked_seconds, compile_strategy
+
+        needed = baked_seconds(compile_strategy(self.strategy)) + self.final_bake
+        if self.deadline is not None and self.deadline < needed:
+            raise _rule(
+                f"deadline {format_duration(self.deadline)} is shorter than the plan's "
+                f"{format_duration(needed)} of bakes", "deadline",
+            )
+        return self
+
+    @property
+    def target_kind(self) -> str:
+        return "lambda" if self.target.lambda_ is not None else "ecs"

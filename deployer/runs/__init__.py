@@ -1,0 +1,1 @@
+"""The composition root: rollout, resume, operator requests, emergency rollback, the factory."""
