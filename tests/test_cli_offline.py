@@ -41,7 +41,9 @@ def test_schema_command_prints_the_schema() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["title"] == "deployer release plan (version 1)"
-    assert {"target", "strategy"} <= set(schema["required"])
+    assert {"version", "name", "strategy"} <= set(schema["required"])
+    one_of = [group["oneOf"] for group in schema.get("allOf", [])]
+    assert [{"required": ["target"]}, {"required": ["targets"]}] in one_of
 
 
 def test_validate_reports_all_problems_and_exits_2(write_plan: Callable[..., str]) -> None:

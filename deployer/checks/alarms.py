@@ -22,8 +22,9 @@ ALARM, OK, INSUFFICIENT = "ALARM", "OK", "INSUFFICIENT_DATA"
 
 class CloudWatchAlarms:
     def __init__(self, spec: ChecksSpec, aws: AwsContext,
-                 muted: Sequence[str] = ()) -> None:
-        self.names = list(spec.alarms)
+                 muted: Sequence[str] = (), names: Sequence[str] | None = None) -> None:
+        # `names`: the run's alarms and every target's own (SPEC §8), else the plan's.
+        self.names = list(spec.alarms if names is None else names)
         self.spec = spec
         self.aws = aws
         self.client = aws.client("cloudwatch") if self.names else None

@@ -105,16 +105,27 @@ class MetricReader:
         return Sample(int(sum(requests.values())), int(sum(errors.values())), minutes)
 
 
-class MetricAnalysis:
-    """The Check behind checks.metrics; `series` gives both versions' series once the
-    target knows them (after prepare)."""
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One target's two versions to judge; `name` is None for a single-target run."""
 
-    def __init__(self, spec: ChecksSpec, aws: AwsContext, series: Callable[[], VersionSeries],
+    name: str | None
+    pair: VersionSeries
+    at_full: bool
+
+
+class MetricAnalysis:
+    """The Check behind checks.metrics. `subjects(at_full)` gives every target's two
+    series once the target knows them (after prepare); all of them are read in one
+    GetMetricData call (per 500 queries)."""
+
+    def __init__(self, spec: ChecksSpec, aws: AwsContext,
+                 subjects: Callable[[bool], list[Subject]],
                  wall: Callable[[], datetime]) -> None:
         assert spec.metrics is not None
         self.spec = spec
         self.metrics = spec.metrics
-        self.series = series
+        self.subjects = subjects
         self.wall = wall
         self.reader = MetricReader(aws, errors=self.metrics.error_rate is not None,
                                    latency=self.metrics.latency is not None)
@@ -124,19 +135,35 @@ class MetricAnalysis:
 
     def evaluate(self, *, at_full: bool = False) -> CheckResult:
         try:
-            pair = self.series()
+            subjects = self.subjects(at_full)
         except DeployerError:  # no new version yet (before prepare): nothing to judge
             return CheckResult(True)
+        if not subjects:
+            return CheckResult(True)
         now = self.wall()
-        new, stable = self.reader.read([pair.new, pair.stable],
-                                       window_ending(now, self.spec.window))
-        judged = self.judge(new, stable, at_full)
-        document = {metric: _entry(j, metric, new, stable, pair, iso(now))
-                    for metric, j in judged.items()}
-        failed = [(m, j) for m, j in judged.items() if j.verdict == Verdict.FAIL]
-        unsure = [f"{m}: {j.why}" for m, j in judged.items() if j.verdict == Verdict.INCONCLUSIVE]
-        reason = fail_reason(failed[0][0], failed[0][1], new, stable, pair) if failed else None
-        return CheckResult(not failed, reason=reason, analysis=document,
+        samples = self.reader.read([s for subject in subjects
+                                    for s in (subject.pair.new, subject.pair.stable)],
+                                   window_ending(now, self.spec.window))
+        document: dict[str, Any] = {}
+        reason: str | None = None
+        unsure: list[str] = []
+        for index, subject in enumerate(subjects):
+            new, stable = samples[2 * index], samples[2 * index + 1]
+            judged = self.judge(new, stable, subject.at_full)
+            entries = {metric: _entry(j, metric, new, stable, subject.pair, iso(now))
+                       for metric, j in judged.items()}
+            named = f"{subject.name}: " if subject.name else ""
+            if subject.name is None:
+                document = entries
+            else:
+                document[subject.name] = entries
+            for metric, judgement in judged.items():
+                if judgement.verdict == Verdict.FAIL and reason is None:
+                    text = fail_reason(metric, judgement, new, stable, subject.pair)
+                    reason = "analysis: " + named + text.removeprefix("analysis: ")
+                elif judgement.verdict == Verdict.INCONCLUSIVE:
+                    unsure.append(f"{named}{metric}: {judgement.why}")
+        return CheckResult(reason is None, reason=reason, analysis=document,
                            inconclusive="; ".join(unsure) or None)
 
     def judge(self, new: Sample, stable: Sample, at_full: bool) -> dict[str, Judgement]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.plan.model import ReleasePlan
+from deployer.plan.model import EcsTarget, LambdaTarget, ReleasePlan
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
@@ -31,10 +31,11 @@ class _Scope:
     @staticmethod
     def _plan_arns(plan: ReleasePlan) -> list[str]:
         arns: list[str] = []
-        if plan.target.lambda_ and plan.target.lambda_.function.startswith("arn:"):
-            arns.append(plan.target.lambda_.function)
-        if plan.target.ecs:
-            arns.append(plan.target.ecs.listener or plan.target.ecs.rule or "")
+        for leg in plan.legs:
+            if leg.spec.lambda_ and leg.spec.lambda_.function.startswith("arn:"):
+                arns.append(leg.spec.lambda_.function)
+            if leg.spec.ecs:
+                arns.append(leg.spec.ecs.listener or leg.spec.ecs.rule or "")
         return [a for a in arns if a]
 
     def arn(self, service: str, resource: str, region: str | None = None) -> str:
@@ -60,14 +61,17 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
                region: str | None = None) -> dict[str, Any]:
     scope = _Scope(plan, region)
     statements: list[dict[str, Any]] = []
-    if plan.target.lambda_ is not None:
-        statements += _lambda_statements(plan, scope)
-    else:
-        statements += _ecs_statements(plan, scope)
-    if plan.checks.alarms:
+    for leg in plan.legs:  # a whole application: the union, each resource scoped
+        if leg.spec.lambda_ is not None:
+            statements += _lambda_statements(leg.spec.lambda_, scope)
+        else:
+            assert leg.spec.ecs is not None
+            statements += _ecs_statements(leg.spec.ecs, scope)
+    statements = _merged(statements)
+    if plan.all_alarms:
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
-            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.checks.alarms]))
+            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
     if plan.checks.metrics is not None:
         # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
         statements.append(_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"],
@@ -87,9 +91,30 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _lambda_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
-    spec = plan.target.lambda_
-    assert spec is not None
+def _merged(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Statements of several targets with the same Sid and actions as one, resources
+    unioned (a condition, when there is one, is the same for every target)."""
+    merged: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    for statement in statements:
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        # Only the same actions merge: a target that publishes versions does not give
+        # PublishVersion to its neighbours.
+        key = (statement["Sid"], tuple(statement["Action"]))
+        found = merged.get(key)
+        if found is None:
+            same_sid = sum(1 for sid, _ in merged if sid == statement["Sid"])
+            sid = statement["Sid"] + (str(same_sid + 1) if same_sid else "")
+            merged[key] = {**statement, "Sid": sid, "Resource": list(resources)}
+            continue
+        found["Resource"] += [r for r in resources if r not in found["Resource"]]
+    for statement in merged.values():
+        if len(statement["Resource"]) == 1:
+            statement["Resource"] = statement["Resource"][0]
+    return list(merged.values())
+
+
+def _lambda_statements(spec: LambdaTarget, scope: _Scope) -> list[dict[str, Any]]:
     function = scope.function(spec.function)
     actions = ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
                "lambda:GetFunctionConfiguration"]
@@ -110,9 +135,7 @@ def _lambda_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]
     return statements
 
 
-def _ecs_statements(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
-    spec = plan.target.ecs
-    assert spec is not None
+def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
     cluster = spec.cluster.rsplit("/", 1)[-1]
     services = [scope.arn("ecs", f"service/{cluster}/{name}")
                 for name in (spec.services.blue, spec.services.green)]

@@ -22,6 +22,7 @@ class TrafficReading:
 
     new_weight: float | None
     detail: str
+    legs: dict[str, float | None] | None = None  # a whole application: each target's share
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,9 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.AWAITING_APPROVAL: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     # PROMOTING -> AWAITING_APPROVAL: analysis inconclusive at the end of the final bake
     # with on_inconclusive: approve.
-    Phase.PROMOTING: frozenset({Phase.PROMOTING, Phase.AWAITING_APPROVAL, Phase.SUCCEEDED,
-                                Phase.ROLLING_BACK, Phase.FAILED}),
+    # PROMOTING -> PREPARING: a whole application's next wave (SPEC §8).
+    Phase.PROMOTING: frozenset({Phase.PROMOTING, Phase.AWAITING_APPROVAL, Phase.PREPARING,
+                                Phase.SUCCEEDED, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED}),
     Phase.SUCCEEDED: frozenset(),
     Phase.ROLLED_BACK: frozenset(),
@@ -122,7 +123,12 @@ class RunRecord:
     requests: list[dict[str, Any]] = field(default_factory=list)
     lease: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    target_keys: list[str] = field(default_factory=list)  # every lock (a whole application)
     version: int = 0                     # optimistic-concurrency counter, owned by the store
+
+    @property
+    def locks(self) -> list[str]:
+        return self.target_keys or [self.target_key]
 
     @property
     def terminal(self) -> bool:
@@ -161,6 +167,12 @@ class RunRecord:
 
     def document(self, *, with_events: bool = True) -> dict[str, Any]:
         """The SPEC §5 report (plus the controller's own fields)."""
+        target, weight = self.target, self.weight
+        targets = self.target.get("targets") if self.target.get("kind") == "multi" else None
+        if targets is not None:  # SPEC §8: `targets`, and the lowest read-back weight
+            target = {k: v for k, v in self.target.items() if k != "targets"}
+            read = [t.get("weight") for t in targets.values()]
+            weight = None if any(w is None for w in read) else min(read, default=None)
         out = {
             "run_id": self.run_id,
             "plan_name": self.plan_name,
@@ -168,8 +180,9 @@ class RunRecord:
             "phase": self.phase.value,
             "reason": self.reason,
             "hint": self.hint,
-            "target": self.target,
-            "weight": self.weight,
+            "target": target,
+            **({"targets": targets} if targets is not None else {}),
+            "weight": weight,
             "requested_weight": self.requested_weight,
             "time_scale": self.time_scale,
             "started_at": self.started_at,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.core.signals import StopSignal
+from deployer.engine.fleet import Fleet
 from deployer.engine.hook_runner import HookRunner
 from deployer.engine.journal import LeaseLost, RunJournal
 from deployer.engine.waits import ANALYSIS_GATE, Waits, same_weight
@@ -104,6 +105,8 @@ class Controller:
         finally:
             self._hooks_running.close()
             self.parts.observer.close()
+            if isinstance(self.target, Fleet):
+                self.target.close()
         return self.record
 
     def advance(self) -> float:
@@ -189,6 +192,13 @@ class Controller:
         elif record.phase in (Phase.SHIFTING, Phase.ROLLING_BACK) and \
                 same_weight(actual, record.requested_weight):
             record.weight = actual  # the write went through just before the crash
+        elif record.phase == Phase.SHIFTING and record.requested_weight is not None and \
+                isinstance(self.target, Fleet) and \
+                self.target.partly_shifted(expected, record.requested_weight):
+            # The wave's write landed on some targets only: finish it, as the dead
+            # controller would have (the requested weight was saved before it wrote).
+            reading = self.target.shift(record.requested_weight)
+            record.weight = reading.new_weight
         elif record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
             raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
                         f"{expected:g}%; deployer left it alone")
@@ -199,11 +209,10 @@ class Controller:
     def _start(self) -> float:
         """Take the target's lock and run preflight; nothing changes in AWS here."""
         record = self.record
-        holder = self.store.acquire_lock(record.target_key, record.run_id,
-                                         self.clock.wall().timestamp() + self.journal.lease_seconds)
-        if holder is not None:
-            self._finish(Outcome.REFUSED, Phase.FAILED,
-                         f"run {holder} holds {record.target_key}",
+        refusal = self._lock_all()
+        if refusal is not None:
+            key, holder = refusal
+            self._finish(Outcome.REFUSED, Phase.FAILED, f"run {holder} holds {key}",
                          ExitCode.REFUSED, hint=f"wait for it, or: deployer status {holder}")
             return 0.0
         self.target.preflight(resuming=False)
@@ -225,6 +234,27 @@ class Controller:
                                " fail makes that a failure)")
         self.parts.notifier.publish("started", self.record)
         return 0.0
+
+    def _lock_all(self) -> tuple[str, str] | None:
+        """Every target's lock or none, in sorted order (two runs over overlapping
+        targets never deadlock); the key and holder of the first one held."""
+        record = self.record
+        taken: list[str] = []
+        expires = self.clock.wall().timestamp() + self.journal.lease_seconds
+        for key in sorted(record.locks):
+            holder = self.store.acquire_lock(key, record.run_id, expires)
+            if holder is not None:
+                for mine in taken:
+                    self._release(mine)
+                return key, holder
+            taken.append(key)
+        return None
+
+    def _release(self, key: str) -> None:
+        try:
+            self.store.release_lock(key, self.record.run_id)
+        except StoreError as exc:
+            self.log.warning("lock_release_failed", key=key, error=exc.message)
 
     def _prepare(self) -> float:
         if self.record.stage == "prepare":
@@ -289,6 +319,7 @@ class Controller:
         self.journal.save()
         reading = self.target.shift(weight)
         self.record.weight = reading.new_weight
+        self.record.target = self.target.describe()
         self.journal.event(f"shifted to {weight:g}% (read back: {reading.detail})")
         if weight >= FULL:
             self.parts.notifier.publish("promoted", self.record)
@@ -302,7 +333,19 @@ class Controller:
         if stage == "final_bake":
             return self._wait_then(self.timings.final_bake,
                                    f"final bake {format_duration(self.timings.final_bake)}",
-                                   next_stage="keep_old", judged=True)
+                                   next_stage="next_wave", judged=True)
+        if stage == "next_wave":
+            if isinstance(self.target, Fleet) and self.target.next_wave():
+                # The next wave starts from 0%; requested_weight stays set, so a rollback
+                # from here restores the waves that already have all the traffic.
+                self.record.weight = 0.0
+                self.record.target = self.target.describe()
+                self.journal.move(Phase.PREPARING, stage="prepare")
+                self.journal.event(f"wave {self.target.wave + 1} of {len(self.target.waves)}: "
+                                   + ", ".join(self.target.waves[self.target.wave]))
+                return 0.0
+            self.journal.move(Phase.PROMOTING, stage="keep_old")
+            return 0.0
         if stage == "keep_old":
             return self._wait_then(self.timings.keep_old_for, "keeping the old version for "
                                    f"{format_duration(self.timings.keep_old_for)}",
@@ -338,7 +381,7 @@ class Controller:
         def then() -> None:
             self.record.wait_started = None
             if self.record.stage == f"{ANALYSIS_GATE}:final_bake":
-                self.journal.move(Phase.PROMOTING, stage="keep_old")
+                self.journal.move(Phase.PROMOTING, stage="next_wave")
             else:
                 self._enter_step(self.record.step_index + 1)
 
@@ -424,6 +467,7 @@ class Controller:
         else:
             reading = self.target.rollback()
         self.record.weight = reading.new_weight
+        self.record.target = self.target.describe()
         self.journal.event(f"traffic restored: {reading.detail}")
         try:
             self.target.discard_new()
@@ -450,10 +494,8 @@ class Controller:
         record.wait_started = None
         self.journal.move(phase)
         self.journal.event(f"run {outcome.value}" + (f": {reason}" if reason else ""))
-        try:
-            self.store.release_lock(record.target_key, record.run_id)
-        except StoreError as exc:
-            self.log.warning("lock_release_failed", error=exc.message)
+        for key in record.locks:  # a release only removes a lock this run holds
+            self._release(key)
         self.parts.notifier.publish(outcome.value, record)
 
     def _where_traffic_is(self) -> str:

@@ -151,8 +151,8 @@ class Waits:
     def note_analysis(self, analysis: dict[str, Any], inconclusive: str | None) -> None:
         """Keep the latest verdicts; an event only when one changes (for the report)."""
         record = self.record
-        verdicts = {metric: entry["verdict"] for metric, entry in analysis.items()}
-        changed = verdicts != {m: e.get("verdict") for m, e in record.analysis.items()}
+        verdicts = flat_verdicts(analysis)
+        changed = verdicts != flat_verdicts(record.analysis)
         record.analysis, record.inconclusive = analysis, inconclusive
         if changed:
             self.journal.event("analysis: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
@@ -173,3 +173,14 @@ class Waits:
 
 def same_weight(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and math.isclose(a, b, abs_tol=WEIGHT_TOLERANCE)
+
+
+def flat_verdicts(analysis: dict[str, Any]) -> dict[str, str]:
+    """metric -> verdict; for a whole application `target.metric` -> verdict."""
+    flat: dict[str, str] = {}
+    for key, entry in analysis.items():
+        if "verdict" in entry:
+            flat[key] = str(entry["verdict"])
+        else:
+            flat.update({f"{key}.{metric}": str(e.get("verdict")) for metric, e in entry.items()})
+    return flat

@@ -9,6 +9,7 @@ so the error points at the offending line rather than the whole block.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -201,6 +202,19 @@ class TargetSpec(Spec):
     one_of = (("lambda", "ecs"),)
     lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
     ecs: EcsTarget | None = None
+
+    @property
+    def kind(self) -> str:
+        return "lambda" if self.lambda_ is not None else "ecs"
+
+
+class TargetEntry(TargetSpec):
+    """One target of a whole application (SPEC §8): a target, and alarms of its own."""
+
+    alarms: list[AlarmName] = Field(default_factory=list)
+
+
+MAX_TARGETS = 100
 
 
 # ---------------------------------------------------------------- strategy
@@ -459,10 +473,14 @@ class ReleasePlan(Spec):
     """A whole, validated release plan (`version: 1`)."""
 
     model_config = ConfigDict(title="deployer release plan (version 1)")
+    one_of = (("target", "targets"),)
     version: Literal[1]
     name: PlanName
     region: Region | None = None
-    target: TargetSpec
+    target: TargetSpec | None = None
+    targets: Annotated[dict[PlanName, TargetEntry],
+                       Field(min_length=1, max_length=MAX_TARGETS)] | None = None
+    waves: list[Annotated[list[PlanName], Field(min_length=1)]] | None = None
     strategy: StrategySpec
     final_bake: Duration = 0.0
     keep_old_for: Duration = 0.0
@@ -472,8 +490,32 @@ class ReleasePlan(Spec):
     deadline: Duration | None = None
 
     @model_validator(mode="after")
+    def _waves_cover_the_targets(self) -> Self:
+        if self.waves is None:
+            return self
+        if self.targets is None:
+            raise _rule("waves go with targets (a single target has no waves)", "waves")
+        seen: dict[str, int] = {}
+        for index, wave in enumerate(self.waves):
+            for position, name in enumerate(wave):
+                if name not in self.targets:
+                    raise _rule(f"{name!r} is not one of the targets "
+                                f"({', '.join(self.targets)})", "waves", index, position)
+                if name in seen:
+                    raise _rule(f"{name!r} is already in wave {seen[name] + 1}", "waves",
+                                index, position)
+                seen[name] = index
+        missing = [name for name in self.targets if name not in seen]
+        if missing:
+            raise _rule(f"target{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        "in no wave: every target goes in exactly one", "waves")
+        return self
+
+    @model_validator(mode="after")
     def _something_watches(self, info: ValidationInfo) -> Self:
-        if not self.checks.watches_anything and not (info.context or {}).get("identity_only"):
+        own = any(entry.alarms for entry in (self.targets or {}).values())
+        if not self.checks.watches_anything and not own and \
+                not (info.context or {}).get("identity_only"):
             raise _rule("give checks.alarms, checks.metrics or both: a release that watches "
                         "nothing cannot roll back by itself", "checks")
         return self
@@ -482,7 +524,8 @@ class ReleasePlan(Spec):
     def _deadline_fits(self) -> Self:
         from deployer.plan.compile import baked_seconds, compile_strategy
 
-        needed = baked_seconds(compile_strategy(self.strategy)) + self.final_bake
+        waves = len(self.waves) if self.waves else 1
+        needed = waves * (baked_seconds(compile_strategy(self.strategy)) + self.final_bake)
         if self.deadline is not None and self.deadline < needed:
             raise _rule(
                 f"deadline {format_duration(self.deadline)} is shorter than the plan's "
@@ -492,4 +535,42 @@ class ReleasePlan(Spec):
 
     @property
     def target_kind(self) -> str:
-        return "lambda" if self.target.lambda_ is not None else "ecs"
+        """lambda or ecs for a single target; "multi" for a whole application."""
+        return self.target.kind if self.target is not None else "multi"
+
+    @property
+    def legs(self) -> list[Leg]:
+        """Every target with its name and own alarms; a single target is named after
+        the plan."""
+        if self.target is not None:
+            return [Leg(self.name, self.target, (), 0)]
+        assert self.targets is not None
+        wave_of = {name: index for index, wave in enumerate(self.wave_names)
+                   for name in wave}
+        return [Leg(name, entry, tuple(entry.alarms), wave_of[name])
+                for name, entry in self.targets.items()]
+
+    @property
+    def wave_names(self) -> list[list[str]]:
+        if self.target is not None:
+            return [[self.name]]
+        assert self.targets is not None
+        return [list(w) for w in self.waves] if self.waves else [list(self.targets)]
+
+    @property
+    def all_alarms(self) -> list[str]:
+        """The run's alarms and every target's own, each once (one batched poll)."""
+        names = list(self.checks.alarms)
+        for leg in self.legs:
+            names += [a for a in leg.alarms if a not in names]
+        return names
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One target of a run: its name, its spec, its own alarms and its wave."""
+
+    name: str
+    spec: TargetSpec
+    alarms: tuple[str, ...]
+    wave: int

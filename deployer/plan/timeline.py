@@ -6,7 +6,7 @@ from typing import Any
 
 from deployer.plan.compile import baked_seconds, compile_strategy
 from deployer.plan.durations import format_duration
-from deployer.plan.model import ReleasePlan
+from deployer.plan.model import ReleasePlan, TargetSpec
 from strategies.steps import Approve, Bake, Shift, Step
 
 BAR_WIDTH = 20
@@ -40,9 +40,9 @@ def _bakes(plan: ReleasePlan) -> float:
 
 
 def _total(plan: ReleasePlan) -> float:
-    """The whole run when nothing waits on a person or a hook: every bake, the final
-    bake and the keep-old window."""
-    return _bakes(plan) + plan.final_bake + plan.keep_old_for
+    """The whole run when nothing waits on a person or a hook: every wave's bakes and
+    final bake, then the keep-old window."""
+    return len(plan.wave_names) * (_bakes(plan) + plan.final_bake) + plan.keep_old_for
 
 
 def _hook_rows(plan: ReleasePlan, stage: str, at: float) -> list[dict[str, Any]]:
@@ -78,6 +78,9 @@ def timeline_json(plan: ReleasePlan) -> dict[str, Any]:
     }
     if plan.strategy.preset is not None:
         document["preset"] = plan.strategy.preset
+    if plan.target is None:
+        document["waves"] = plan.wave_names
+        document["wave_seconds"] = _number(_bakes(plan) + plan.final_bake)
     analysis = analysis_json(plan)
     if analysis is not None:
         document["analysis"] = analysis
@@ -90,8 +93,17 @@ def _bar(weight: float) -> str:
 
 
 def target_label(plan: ReleasePlan) -> str:
-    if plan.target.lambda_ is not None:
-        spec = plan.target.lambda_
+    if plan.target is None:
+        waves = plan.wave_names
+        count = sum(len(w) for w in waves)
+        return (f"{count} target{'s' if count != 1 else ''} in {len(waves)} "
+                f"wave{'s' if len(waves) != 1 else ''}")
+    return spec_label(plan.target)
+
+
+def spec_label(target: TargetSpec) -> str:
+    if target.lambda_ is not None:
+        spec = target.lambda_
         if spec.version is not None:
             new = f"version {spec.version}"
         elif spec.publish:
@@ -99,10 +111,23 @@ def target_label(plan: ReleasePlan) -> str:
         else:
             new = "a version published from new code"
         return f"lambda {spec.function}:{spec.alias} -> {new}"
-    ecs = plan.target.ecs
+    ecs = target.ecs
     assert ecs is not None
     new = ecs.task_definition or (ecs.image.uri if ecs.image else "?")
     return f"ecs {ecs.cluster}/{{{ecs.services.blue},{ecs.services.green}}} -> {new}"
+
+
+def waves_text(plan: ReleasePlan) -> list[str]:
+    """For a whole application: each wave and its targets, in the order they move."""
+    if plan.target is None and plan.targets is not None:
+        lines = []
+        for index, wave in enumerate(plan.wave_names, start=1):
+            lines.append(f"  wave {index}: the steps below, then the final bake")
+            lines += [f"    {name:<20} {spec_label(plan.targets[name])}"
+                      + (f"  (+ alarms {', '.join(plan.targets[name].alarms)})"
+                         if plan.targets[name].alarms else "") for name in wave]
+        return [*lines, ""]
+    return []
 
 
 def timeline_text(plan: ReleasePlan) -> str:
@@ -126,6 +151,10 @@ def timeline_text(plan: ReleasePlan) -> str:
     if plan.final_bake:
         rows.append((at, f"final bake {format_duration(plan.final_bake)}", 100.0))
         at += plan.final_bake
+    waves = len(plan.wave_names)
+    if waves > 1:
+        rows.append((at, f"waves 2-{waves}: the same, {format_duration(at)} each", 100.0))
+        at += (waves - 1) * at
     if plan.keep_old_for:
         rows.append((at, f"keep the old version {format_duration(plan.keep_old_for)} "
                          "(alarms still watched)", 100.0))
@@ -137,6 +166,7 @@ def timeline_text(plan: ReleasePlan) -> str:
     lines = [
         f"{plan.name}: {strategy_label(plan)} on {target_label(plan)}",
         "",
+        *waves_text(plan),
         f"  {'at':>8}  {'step':<{width}} new version's share",
     ]
     lines += [f"  {format_duration(at):>8}  {what:<{width}} {_bar(share)} {_number(share):>5}%"
@@ -150,9 +180,13 @@ def timeline_text(plan: ReleasePlan) -> str:
 
 
 def _total_text(plan: ReleasePlan) -> str:
+    waves = len(plan.wave_names)
+    each = " a wave" if waves > 1 else ""
     parts = [f"{format_duration(seconds)} {what}" for seconds, what in (
-        (_bakes(plan), "of bakes"), (plan.final_bake, "final bake"),
+        (_bakes(plan), f"of bakes{each}"), (plan.final_bake, f"final bake{each}"),
         (plan.keep_old_for, "keeping the old version")) if seconds]
+    if waves > 1:
+        parts.insert(0, f"{waves} waves")
     total = f"total {format_duration(_total(plan))}"
     if len(parts) > 1:
         total += f" ({', '.join(parts)})"
@@ -170,7 +204,7 @@ def _total_text(plan: ReleasePlan) -> str:
         total += " plus " + " and ".join(extra)
     if plan.deadline is not None:
         total += f"; deadline {format_duration(plan.deadline)}"
-    alarms = len(plan.checks.alarms)
+    alarms = len(plan.all_alarms)
     watched = [f"{alarms} alarm{'s' if alarms != 1 else ''}"] if alarms else []
     if plan.checks.metrics is not None:
         watched.append("analysis")

@@ -10,7 +10,7 @@ from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, T
 from deployer.core.record import RunRecord
 from deployer.engine.controller import Parts
 from deployer.hooks.kinds import build_hook
-from deployer.plan.model import ReleasePlan
+from deployer.plan.model import ReleasePlan, TargetSpec
 
 
 def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
@@ -25,37 +25,70 @@ def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
 
 
 def target_key(plan: ReleasePlan, region: str | None) -> str:
-    """What the per-target lock is named after: the traffic resource itself."""
-    if plan.target.lambda_ is not None:
-        spec = plan.target.lambda_
-        return f"lambda:{region or '-'}:{spec.function.split(':')[-1]}:{spec.alias}"
-    ecs = plan.target.ecs
+    """What the run is listed under: the traffic resource itself, or for a whole
+    application the plan (its targets' own keys are in target_keys)."""
+    if plan.target is None:
+        return f"app:{region or '-'}:{plan.name}"
+    return key_of(plan.target, region)
+
+
+def target_keys(plan: ReleasePlan, region: str | None) -> list[str]:
+    """Every lock a run takes: one per traffic resource, sorted, so that two runs over
+    overlapping targets take them in the same order and never deadlock."""
+    return sorted({key_of(leg.spec, region) for leg in plan.legs})
+
+
+def key_of(spec: TargetSpec, region: str | None) -> str:
+    if spec.lambda_ is not None:
+        function = spec.lambda_
+        return f"lambda:{region or '-'}:{function.function.split(':')[-1]}:{function.alias}"
+    ecs = spec.ecs
     assert ecs is not None
     return f"elb:{ecs.listener or ecs.rule}"
 
 
 def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
                  state: dict[str, Any] | None = None) -> TrafficTarget:
-    if plan.target.lambda_ is not None:
+    if plan.target is not None:
+        return build_leg(plan.target, aws, clock, state)
+    from deployer.engine.fleet import Fleet, FleetLeg
+
+    states = (state or {}).get("targets") or {}
+    legs = [FleetLeg(leg.name, leg.wave, build_leg(leg.spec, aws, clock, states.get(leg.name)))
+            for leg in plan.legs]
+    return Fleet(legs, plan.wave_names, state)
+
+
+def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
+              state: dict[str, Any] | None = None) -> TrafficTarget:
+    """One traffic target: the one line a new kind of target adds here."""
+    if spec.lambda_ is not None:
         from deployer.targets.lambda_alias import LambdaAliasTarget
 
-        return LambdaAliasTarget(plan.target.lambda_, aws, clock, state)
+        return LambdaAliasTarget(spec.lambda_, aws, clock, state)
     from deployer.targets.ecs_alb import EcsAlbTarget
 
-    assert plan.target.ecs is not None
-    return EcsAlbTarget(plan.target.ecs, aws, clock, state)
+    assert spec.ecs is not None
+    return EcsAlbTarget(spec.ecs, aws, clock, state)
 
 
 def build_check(plan: ReleasePlan, aws: AwsContext, target: TrafficTarget, clock: Clock,
                 record: RunRecord | None = None) -> Check:
-    alarms = CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else ())
+    alarms = CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else (),
+                              names=plan.all_alarms)
     if plan.checks.metrics is None:
         return alarms
     from deployer.checks.all_checks import AllChecks
-    from deployer.checks.analysis import MetricAnalysis
+    from deployer.checks.analysis import MetricAnalysis, Subject
+    from deployer.engine.fleet import Fleet
 
-    return AllChecks([alarms, MetricAnalysis(plan.checks, aws, target.metric_series,
-                                             clock.wall)])
+    def subjects(at_full: bool) -> list[Subject]:
+        if isinstance(target, Fleet):
+            return [Subject(name, series, full)
+                    for name, series, full in target.metric_subjects(at_full)]
+        return [Subject(None, target.metric_series(), at_full)]
+
+    return AllChecks([alarms, MetricAnalysis(plan.checks, aws, subjects, clock.wall)])
 
 
 def build_hooks(plan: ReleasePlan, aws: AwsContext, clock: Clock

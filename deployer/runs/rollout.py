@@ -22,7 +22,13 @@ from deployer.engine.controller import Controller, Timings
 from deployer.errors import DeployerError, ExitCode
 from deployer.plan.compile import compile_strategy
 from deployer.plan.loader import LoadedPlan
-from deployer.runs.factory import build_check, build_parts, build_target, target_key
+from deployer.runs.factory import (
+    build_check,
+    build_parts,
+    build_target,
+    target_key,
+    target_keys,
+)
 from deployer.runs.operator import local_identity
 from deployer.store import open_store
 
@@ -72,6 +78,8 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     store = open_store(settings.store, settings)
     steps = compile_strategy(plan.strategy)
     record = new_record(loaded, target_key(plan, aws.region), clock)
+    if plan.target is None:
+        record.target_keys = target_keys(plan, aws.region)
     store.create(record)
     observer: Observer = LiveProgress(len(steps)) if options.live else QuietObserver()
     if options.prompt:
