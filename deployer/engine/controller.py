@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
@@ -135,7 +136,8 @@ class Controller:
                     return 0.0
             return self._act()
         except Drift as exc:
-            self._finish(Outcome.FAILED, Phase.FAILED, exc.message, ExitCode.UNSAFE)
+            self._finish(Outcome.FAILED, Phase.FAILED, exc.message + self._restore_the_rest(),
+                         ExitCode.UNSAFE)
         except CheckFailed as exc:
             self._on_error(exc.message, Outcome.ROLLED_BACK)
         except PreflightError as exc:
@@ -147,6 +149,22 @@ class Controller:
             self.log.exception("controller_error")
             self._on_error(f"unexpected error: {type(exc).__name__}: {exc}", Outcome.FAILED)
         return 0.0
+
+    def _restore_the_rest(self) -> str:
+        """Drift on one target of an application: that one is left alone (never fight
+        someone else's change), every other target that had traffic is rolled back."""
+        if not isinstance(self.target, Fleet) or self.record.phase in (Phase.PENDING,
+                                                                       Phase.ROLLING_BACK):
+            return ""
+        try:
+            drifted = self.target.drifted(self.record.weight or 0.0)
+            reading = self.target.rollback(skip=drifted)
+        except DeployerError as exc:
+            return f"; rolling back the other targets failed too: {exc.message}"
+        self.record.target = self.target.describe()
+        self.journal.event(f"every other target rolled back: {reading.detail}")
+        return (f"; {', '.join(sorted(drifted))} left alone, every other target rolled back"
+                if drifted else "; every target rolled back")
 
     def _on_error(self, message: str, outcome: Outcome) -> None:
         if self.record.phase == Phase.ROLLING_BACK:
@@ -266,7 +284,7 @@ class Controller:
                              f"{self.record.target.get('new_version')}: nothing to do",
                              ExitCode.SUCCEEDED)
                 return 0.0
-            self.journal.event(f"new version ready: {self.record.target.get('new_version')}")
+            self.journal.event(f"new version ready: {_new_versions(self.record.target)}")
             self.journal.move(Phase.PREPARING, stage="before_traffic")
             return 0.0
         return self._hooks(self.parts.before_traffic, "before_traffic",
@@ -503,3 +521,11 @@ class Controller:
             return self.target.read().detail
         except DeployerError as exc:
             return f"unreadable: {exc.message}"
+
+
+def _new_versions(target: dict[str, Any]) -> str:
+    legs = target.get("targets")
+    if legs is None:
+        return str(target.get("new_version"))
+    wave = [name for name, leg in legs.items() if leg.get("wave") == target.get("wave", 0) + 1]
+    return ", ".join(f"{name} {legs[name].get('new_version')}" for name in wave)

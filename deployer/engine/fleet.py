@@ -167,8 +167,24 @@ class Fleet:
         self._raise(failures, f"shift to {weight:g}%")
         return self.read()
 
-    def rollback(self) -> TrafficReading:
-        readings, failures = self._each(self._touched(), lambda leg: leg.target.rollback())
+    def drifted(self, expected: float) -> set[str]:
+        """Legs that someone else changed: a fresh reading that is not what this run set
+        (`expected` on the current wave, 100% on earlier ones)."""
+        moving = {leg.name for leg in self._moving()}
+        readings, failures = self._each(self._touched(), lambda leg: leg.target.read())
+        changed = set(failures)
+        for name, reading in readings.items():
+            self.weights[name] = reading.new_weight
+            wanted = expected if name in moving else 100.0
+            if reading.new_weight is None or abs(reading.new_weight - wanted) > 0.01:
+                changed.add(name)
+        return changed
+
+    def rollback(self, skip: set[str] | frozenset[str] = frozenset()) -> TrafficReading:
+        """Every leg that had traffic back on stable, in parallel, each read back; legs
+        in `skip` (changed by someone else) are left alone."""
+        legs = [leg for leg in self._touched() if leg.name not in skip]
+        readings, failures = self._each(legs, lambda leg: leg.target.rollback())
         for name, reading in readings.items():
             self.weights[name] = reading.new_weight
         if failures:
