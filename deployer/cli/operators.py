@@ -195,8 +195,11 @@ def rollback(plan_path: str, overrides: tuple[str, ...], to: str | None) -> int:
     except DeployerError as exc:
         click.echo(f"deployer: emergency rollback FAILED: {exc.message}", err=True)
         return ExitCode.UNSAFE if exc.exit_code == ExitCode.UNEXPECTED else exc.exit_code
-    side = "colour" if target.get("kind") == "ecs" else "version"
-    click.echo(f"stable {side} {choice.side}, from {choice.source}", err=True)
+    if target.get("kind") == "multi":
+        click.echo(f"stable sides: {choice.source}", err=True)
+    else:
+        side = "colour" if target.get("kind") == "ecs" else "version"
+        click.echo(f"stable {side} {choice.side}, from {choice.source}", err=True)
     click.echo(f"traffic restored: {reading.detail}")
     click.echo(json.dumps({**target, "stable_from": choice.source}, indent=2))
     return ExitCode.SUCCEEDED

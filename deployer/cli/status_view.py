@@ -17,6 +17,11 @@ WATCH_POLL_SECONDS = 1.0
 
 def describe_target(record: RunRecord) -> str:
     target = record.target
+    if target.get("kind") == "multi":
+        legs = target.get("targets") or {}
+        waves = target.get("waves") or []
+        return (f"{len(legs)} targets in {len(waves)} wave{'s' if len(waves) != 1 else ''}, "
+                f"wave {int(target.get('wave', 0)) + 1} moving")
     if target.get("kind") == "ecs":
         return (f"ecs {target.get('cluster')}: {target.get('stable_service')} -> "
                 f"{target.get('new_service')} ({target.get('new_version')})")
@@ -35,6 +40,7 @@ def render_text(record: RunRecord, events: int = 5) -> str:
     if record.outcome is not None:
         lines.append(f"outcome  {record.outcome.value} (exit {record.exit_code})"
                      + (f": {record.reason}" if record.reason else ""))
+    lines += target_lines(record)
     if record.alarms:
         lines.append("alarms   " + ", ".join(f"{n} {s}" for n, s in record.alarms.items()))
     for number, line in enumerate(analysis_lines(record.analysis, record.inconclusive)):
@@ -52,6 +58,23 @@ def render_text(record: RunRecord, events: int = 5) -> str:
     for event in record.events[-events:]:
         lines.append(f"  {event.at}  {event.phase:<17} {event.message}")
     return "\n".join(lines)
+
+
+def target_lines(record: RunRecord) -> list[str]:
+    """A whole application: one line per target, grouped by wave."""
+    legs = record.target.get("targets") if record.target.get("kind") == "multi" else None
+    if not legs:
+        return []
+    lines = []
+    for index, wave in enumerate(record.target.get("waves") or [], start=1):
+        lines.append(f"wave {index}")
+        for name in wave:
+            leg = legs.get(name, {})
+            weight = leg.get("weight")
+            shown = f"{weight:g}%" if isinstance(weight, int | float) else "?"
+            lines.append(f"  {name:<20} {leg.get('kind', '?'):<7} {shown:>6}  "
+                         f"{leg.get('stable_version')} -> {leg.get('new_version')}")
+    return lines
 
 
 def render_row(record: RunRecord) -> str:

@@ -72,15 +72,30 @@ class LiveProgress:
         table.add_column(style="bold")
         table.add_column()
         target = record.target
-        what = f"{target.get('function', target.get('kind'))}:{target.get('alias', '')}"
-        table.add_row("run", f"{record.run_id}  ({what}, "
-                             f"{target.get('stable_version')} -> {target.get('new_version')})")
+        legs = target.get("targets") if target.get("kind") == "multi" else None
+        if legs is None:
+            what = f"{target.get('function', target.get('kind'))}:{target.get('alias', '')}"
+            table.add_row("run", f"{record.run_id}  ({what}, "
+                                 f"{target.get('stable_version')} -> "
+                                 f"{target.get('new_version')})")
+        else:
+            table.add_row("run", f"{record.run_id}  ({len(legs)} targets)")
         phase = record.phase.value + (f" / {record.stage}" if record.stage else "")
         table.add_row("phase", phase)
         weight = record.weight or 0.0
         filled = round(weight / 100 * BAR)
         bar = Text("█" * filled, style="green") + Text("░" * (BAR - filled), style="dim")
         table.add_row("new version", bar + Text(f" {weight:g}%"))
+        for index, wave in enumerate((target.get("waves") or []) if legs else [], start=1):
+            for name in wave:
+                leg = legs.get(name, {}) if legs else {}
+                share = leg.get("weight") or 0.0
+                cells = round(share / 100 * BAR)
+                table.add_row(f"  w{index} {name}",
+                              Text("█" * cells, style="green")
+                              + Text("░" * (BAR - cells), style="dim")
+                              + Text(f" {share:g}%  {leg.get('stable_version')} -> "
+                                     f"{leg.get('new_version')}"))
         if self.steps_total:
             table.add_row("step", f"{min(record.step_index + 1, self.steps_total)}/"
                                   f"{self.steps_total}")

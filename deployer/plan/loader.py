@@ -77,24 +77,35 @@ def load_target_identity(
         return validate_plan(raw, source_map, path)
     for index, assignment in enumerate(overrides, start=1):
         problems.extend(apply_override(raw, source_map, assignment, index))
-    target = raw.get("target")
-    kind = next((k for k in IDENTITY if k in target), None) if isinstance(target, dict) \
-        else None
-    reduced: dict[str, Any] = {k: raw[k] for k in ("version", "name", "region") if k in raw}
+    reduced: dict[str, Any] = {k: raw[k] for k in ("version", "name", "region", "waves")
+                               if k in raw}
     reduced["strategy"] = {"all_at_once": {}}
-    kept = ["version", "name", "region"]
-    if kind is None or not isinstance(target, dict):
-        reduced["target"] = target
-        kept.append("target")
+    kept = ["version", "name", "region", "waves"]
+    if isinstance(raw.get("targets"), dict):  # a whole application: every target's identity
+        reduced["targets"] = {}
+        for name, entry in raw["targets"].items():
+            block, fields = _identity_of(entry, f"targets.{name}")
+            reduced["targets"][name] = block
+            kept += fields
     else:
-        block = target[kind] if isinstance(target[kind], dict) else {}
-        reduced["target"] = {kind: {**{k: v for k, v in block.items() if k in IDENTITY[kind]},
-                                    **_NO_RELEASE_INPUT[kind]}}
-        kept.extend(f"target.{kind}.{field}" for field in IDENTITY[kind])
+        reduced["target"], fields = _identity_of(raw.get("target"), "target")
+        kept += fields
     relevant = [p for p in problems
                 if p.path == "" or any(p.path == k or p.path.startswith((k + ".", k + "["))
                                        for k in kept)]
     return validate_plan(reduced, source_map, path, (), relevant, identity_only=True)
+
+
+def _identity_of(target: Any, where: str) -> tuple[Any, list[str]]:
+    """A target block reduced to its identity, and the paths whose problems count."""
+    kind = next((k for k in IDENTITY if k in target), None) if isinstance(target, dict) \
+        else None
+    if kind is None or not isinstance(target, dict):
+        return target, [where]
+    block = target[kind] if isinstance(target[kind], dict) else {}
+    reduced = {kind: {**{k: v for k, v in block.items() if k in IDENTITY[kind]},
+                      **_NO_RELEASE_INPUT[kind]}}
+    return reduced, [f"{where}.{kind}.{field}" for field in IDENTITY[kind]]
 
 
 def _read(path: str, environ: Mapping[str, str] | None) -> tuple[Any, SourceMap,
