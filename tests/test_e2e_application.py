@@ -32,7 +32,7 @@ def lambda_entry(world: LambdaWorld, own_alarm: bool = True) -> str:
 
 def write(tmp_path: Path, name: str, targets: dict[str, str], waves: str = "",
           strategy: str = "canary: {weight: 10, bake: 1m}", extra: str = "") -> str:
-    lines = [f"version: 1", f"name: {name}", "targets:"]
+    lines = ["version: 1", f"name: {name}", "targets:"]
     lines += [f"  {key}: {entry}" for key, entry in targets.items()]
     if waves:
         lines.append(f"waves: {waves}")
