@@ -56,10 +56,11 @@ class Scenario:
     @classmethod
     def draw(cls, seed: int) -> Scenario:
         rng = random.Random(seed)
-        strategy = STRATEGIES[seed % len(STRATEGIES)]
-        kind = "ecs" if (seed // len(STRATEGIES)) % 2 else "lambda"
+        kind = ("lambda", "ecs", "app")[seed % 3]  # "app": 3 targets in 2 waves
+        strategy = STRATEGIES[(seed // 3) % len(STRATEGIES)]
         total = baked_seconds(compile_strategy(StrategySpec.model_validate(strategy)))
-        alarm_at = rng.uniform(1, total + FINAL_BAKE - 1) if seed % 2 else None
+        waves = len(APP_WAVES) if kind == "app" else 1
+        alarm_at = rng.uniform(1, waves * (total + FINAL_BAKE) - 1) if seed % 2 else None
         return cls(seed, kind, strategy, alarm_at)
 
 
@@ -70,10 +71,17 @@ class World:
     target: TrafficTarget
     aws: AwsContext
     alarms: list[str]
+    # a new controller's target from the stored record's `target` (after a kill)
+    rebuild: Callable[[dict[str, Any]], TrafficTarget] | None = None
+
+
+APP_WAVES = [["a", "b"], ["c"]]
 
 
 def build_world(scenario: Scenario, label: str, aws: AwsContext, clock: FakeClock) -> World:
     name = f"s{scenario.seed}{label}"
+    if scenario.kind == "app":
+        return _application(scenario, label, aws, clock)
     if scenario.kind == "lambda":
         lam: LambdaWorld = create_lambda_world(None, function=name,  # type: ignore[arg-type]
                                                alarms=(f"{name}-alarm",))
@@ -124,3 +132,30 @@ def run_scenario(scenario: Scenario, fault_rate: float, label: str
     result = Controller(record, scenario.steps, Timings(POLL, FINAL_BAKE, 0), parts,
                         StopSignal()).run()
     return result, world, faults
+
+
+def _application(scenario: Scenario, label: str, aws: AwsContext, clock: FakeClock) -> World:
+    """Three targets in two waves: two Lambda aliases, then an ECS service."""
+    from deployer.engine.fleet import Fleet, FleetLeg
+
+    kinds = {"a": "lambda", "b": "lambda", "c": "ecs"}
+    worlds = {leg: build_world(Scenario(scenario.seed, kind, scenario.strategy, None),
+                               f"{label}{leg}", aws, clock) for leg, kind in kinds.items()}
+    wave_of = {name: index for index, wave in enumerate(APP_WAVES) for name in wave}
+
+    def fleet(state: dict[str, Any] | None) -> Fleet:
+        legs = []
+        for leg, world in worlds.items():
+            spec = world.target.spec  # type: ignore[attr-defined]
+            leg_state = ((state or {}).get("targets") or {}).get(leg)
+            legs.append(FleetLeg(leg, wave_of[leg], type(world.target)(spec, aws, clock,
+                                                                       leg_state)))
+        return Fleet(legs, APP_WAVES, state)
+
+    def traffic() -> str:
+        states = {leg: world.traffic() for leg, world in worlds.items()}
+        values = set(states.values())
+        return values.pop() if len(values) == 1 else f"split: {states}"
+
+    return World(traffic, worlds["c"].alarm, fleet(None), aws,
+                 [a for world in worlds.values() for a in world.alarms], rebuild=fleet)

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from deployer.aws import AwsContext
-from deployer.checks.analysis import MetricAnalysis, window_ending
+from deployer.checks.analysis import MetricAnalysis, Subject, window_ending
 from deployer.core.ports import VersionSeries
 from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import create_lambda_world
@@ -54,7 +54,8 @@ def lambda_pair() -> VersionSeries:
 
 def analysis(pair: VersionSeries, **changes: Any) -> MetricAnalysis:
     spec = ChecksSpec.model_validate({**CHECKS, **changes})
-    return MetricAnalysis(spec, AwsContext(), lambda: pair, now)
+    return MetricAnalysis(spec, AwsContext(), lambda at_full: [Subject(None, pair, at_full)],
+                          now)
 
 
 def test_lambda_series_are_per_executed_version_under_the_alias() -> None:
@@ -179,3 +180,19 @@ def test_unreadable_metrics_fail_closed() -> None:
         stubber.add_client_error("get_metric_data", "AccessDenied", "not allowed")
         with pytest.raises(CheckFailed, match="analysis: cannot read metrics"):
             check.evaluate()
+
+
+def test_every_target_of_an_application_in_one_call() -> None:
+    pair = lambda_pair()
+    put(pair.new, 1, requests=110, errors=33, latency=120)
+    put(pair.stable, 1, requests=1000, errors=10, latency=100)
+    spec = ChecksSpec.model_validate(CHECKS)
+    check = MetricAnalysis(spec, AwsContext(), lambda full: [
+        Subject("cart", pair, full), Subject("checkout", pair, True)], now)
+    result = check.evaluate()
+    assert result.reason is not None
+    assert result.reason.startswith("analysis: cart: error_rate of version 2 is 30.0%")
+    assert result.analysis is not None
+    assert result.analysis["cart"]["error_rate"]["verdict"] == "fail"
+    assert result.analysis["checkout"]["error_rate"]["verdict"] == "pass"  # at 100%: max only
+    assert check.reader.calls == 1

@@ -102,8 +102,11 @@ def run_with_kill(scenario: Scenario, at: int | None, label: str
     stored = store.load("r")
     if stored.terminal:  # killed after its last save: nothing left to take over
         return stored, world, switch, False
-    world.target = type(world.target)(world.target.spec, aws, clock,  # type: ignore[attr-defined]
-                                      stored.target)
+    if world.rebuild is not None:
+        world.target = world.rebuild(stored.target)
+    else:
+        world.target = type(world.target)(world.target.spec, aws, clock,  # type: ignore[attr-defined]
+                                          stored.target)
     successor = controller_for(scenario, world, store, clock, stored)
     successor.journal.owner = "successor:2"
     return successor.resume("tester"), world, switch, True
@@ -115,6 +118,11 @@ CASES = {
                                    150.0),
     "ecs linear": Scenario(1002, "ecs", {"linear": {"step": 50, "every": 120}}, None),
     "ecs rolled back": Scenario(1003, "ecs", {"canary": {"weight": 20, "bake": 300}}, 100.0),
+    # 3 targets in 2 waves; the alarm (of the wave-two ECS target) fires in wave two, so
+    # the rollback also restores wave one.
+    "application": Scenario(1004, "app", {"linear": {"step": 50, "every": 120}}, None),
+    "application rolled back": Scenario(1005, "app", {"canary": {"weight": 20, "bake": 300}},
+                                        480.0),
 }
 
 

@@ -161,11 +161,15 @@ class Fleet:
                               legs={name: r.new_weight for name, r in readings.items()})
 
     def shift(self, weight: float) -> TrafficReading:
+        """Every leg of the wave written and read back (each target's own shift reads
+        back); the earlier waves are not read again here: the drift reads watch them."""
         readings, failures = self._each(self._moving(), lambda leg: leg.target.shift(weight))
         for name, reading in readings.items():
             self.weights[name] = reading.new_weight
         self._raise(failures, f"shift to {weight:g}%")
-        return self.read()
+        detail = "; ".join(f"{name}: {r.detail}" for name, r in readings.items())
+        return TrafficReading(weight if readings else 100.0, detail,
+                              legs={n: r.new_weight for n, r in readings.items()})
 
     def drifted(self, expected: float) -> set[str]:
         """Legs that someone else changed: a fresh reading that is not what this run set

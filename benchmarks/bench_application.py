@@ -1,0 +1,125 @@
+"""A whole application (SPEC §8): 50 Lambda targets in one wave, linear 25% every 1m (4
+shifts), poll 10s, one alarm per target, against a moto server at time-scale 60.
+
+- wall time of the real CLI for 50 targets vs the same plan with one target
+  (target <= 1.5x);
+- AWS calls of the 50-target run, counted with a botocore hook, vs the ideal: per shift
+  one write and one read per target, per poll one DescribeAlarms per 100 alarms, and
+  preflight (GetAlias and two GetFunctionConfiguration per target) (target <= 1.1x);
+- the controller's peak RSS (target < 150 MB).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT
+from deployer.core.settings import Settings
+from deployer.demo.server import local_aws, use_fake_credentials
+from deployer.demo.world import create_lambda_world
+from deployer.logs import configure_logging
+from deployer.plan.loader import load_plan
+from deployer.runs.rollout import RolloutOptions, rollout
+
+TARGETS = 50
+SHIFTS, BAKES, BAKE_SECONDS, POLL = 4, 3, 60, 10
+
+
+def plan_text(name: str, worlds: list[tuple[str, str, str]]) -> str:
+    lines = ["version: 1", f"name: {name}", "targets:"]
+    lines += [f"  t{i}: {{lambda: {{function: {function}, alias: live, version: \"{version}\"}},"
+              f" alarms: [{alarm}]}}" for i, (function, version, alarm) in enumerate(worlds)]
+    lines += ["strategy: {linear: {step: 25, every: 1m}}", "checks: {poll_every: 10s}"]
+    return "\n".join(lines) + "\n"
+
+
+def worlds_for(endpoint: str, prefix: str, count: int) -> list[tuple[str, str, str]]:
+    made = []
+    for index in range(count):
+        world = create_lambda_world(endpoint, function=f"{prefix}{index}",
+                                    alarms=(f"{prefix}{index}-errors",))
+        made.append((world.function, world.new, world.alarms[0]))
+    return made
+
+
+def cli_run(endpoint: str, plan: Path, folder: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one `deployer rollout` process."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, "-m", "deployer", "rollout", str(plan), "--time-scale", "60",
+         "--store", f"file://{folder}/store-{plan.stem}"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(process.stderr[-2000:])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before) / 1024
+
+
+def counted_calls(endpoint: str, plan: Path, folder: str) -> collections.Counter[str]:
+    import boto3
+
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(event_name: str, **_: object) -> None:
+        calls[event_name.rsplit(".", maxsplit=1)[-1]] += 1
+
+    original = boto3.Session.client
+
+    def counted_client(self: boto3.Session, *args: object, **kwargs: object) -> object:
+        client = original(self, *args, **kwargs)  # type: ignore[call-overload]
+        client.meta.events.register("before-call", count)
+        return client
+
+    boto3.Session.client = counted_client  # type: ignore[method-assign]
+    try:
+        record = rollout(load_plan(str(plan)),
+                         Settings(store=f"file://{folder}/store-calls", endpoint_url=endpoint,
+                                  region="us-east-1"), RolloutOptions(time_scale=60))
+    finally:
+        boto3.Session.client = original  # type: ignore[method-assign]
+    assert record is not None and record.outcome is not None
+    assert record.outcome.value == "succeeded", record.reason
+    return calls
+
+
+def run() -> dict[str, float]:
+    use_fake_credentials()
+    configure_logging("json", verbosity=-2)
+    with local_aws() as endpoint, tempfile.TemporaryDirectory() as folder:
+        one = Path(folder) / "one.yaml"
+        one.write_text(plan_text("one", worlds_for(endpoint, "solo", 1)))
+        many = Path(folder) / "many.yaml"
+        many.write_text(plan_text("many", worlds_for(endpoint, "fleet", TARGETS)))
+        single, _ = cli_run(endpoint, one, folder)
+        fifty, peak = cli_run(endpoint, many, folder)
+        again = Path(folder) / "again.yaml"
+        again.write_text(plan_text("again", worlds_for(endpoint, "count", TARGETS)))
+        calls = counted_calls(endpoint, again, folder)
+    ratio = fifty / single
+    print(f"  wall time: 1 target {single:.2f} s, {TARGETS} targets {fifty:.2f} s: "
+          f"{ratio:.2f}x (target <= 1.5x: {'ok' if ratio <= 1.5 else 'MISSED'})")
+    polls = BAKES * BAKE_SECONDS // POLL
+    ideal = (SHIFTS * 2 * TARGETS + polls * math.ceil(TARGETS / 100)
+             + 3 * TARGETS + 1)
+    total = sum(calls.values())
+    print(f"  AWS calls: {total} vs ideal {ideal}: {total / ideal:.2f}x "
+          f"(target <= 1.1x: {'ok' if total <= 1.1 * ideal else 'MISSED'}); "
+          f"by operation: {dict(sorted(calls.items()))}")
+    print(f"  controller peak RSS: {peak:.0f} MB "
+          f"(target < 150 MB: {'ok' if peak < 150 else 'MISSED'})")
+    return {"app_wall_ratio": ratio, "app_calls": total, "app_ideal": ideal, "app_rss_mb": peak}
+
+
+if __name__ == "__main__":
+    run()
