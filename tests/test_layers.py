@@ -41,7 +41,7 @@ def test_every_import_goes_down_or_sideways() -> None:
             continue
         for module in imports(path):
             theirs = package(module)
-            if theirs is None or theirs == mine or theirs == "__init__":
+            if theirs is None or theirs in (mine, "__init__"):
                 continue
             if LAYER[theirs] > LAYER[mine] or (mine in ADAPTERS and theirs in ADAPTERS):
                 upward.append(f"{path.relative_to(ROOT)} imports {module}")

@@ -1,7 +1,8 @@
 """The seeded soak (SPEC §6.6): every strategy, on Lambda, ECS and a 3-target 2-wave
-application, half of the runs with an alarm flipped mid-run, at a 20% fault rate. Each run's outcome, exit code and final
-traffic equal those of the same run without faults, and the traffic at the end is
-whole: 100/0 or 0/100. `make test` runs a slice; `make soak` runs all 200."""
+application, half of the runs with an alarm flipped mid-run, at a 20% fault rate.
+Each run's outcome, exit code and final traffic equal those of the same run without
+faults, and the traffic at the end is whole: 100/0 or 0/100.
+`make test` runs a slice; `make soak` runs all 200."""
 
 from __future__ import annotations
 
