@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (
     bench_analysis,
+    bench_application,
     bench_api_calls,
     bench_reaction,
     bench_resources,
@@ -21,6 +22,7 @@ SUITES = [
     ("reaction: alarm -> traffic restored", bench_reaction.run),
     ("analysis: detection, economy, sensitivity", bench_analysis.run),
     ("API economy", bench_api_calls.run),
+    ("whole application: 50 targets in one wave", bench_application.run),
     ("controller resources during a 1-hour bake", bench_resources.run),
     ("store write latency", bench_store.run),
 ]

@@ -105,8 +105,10 @@ class AwsContext:
         self.max_seconds = max_seconds
         self._sleep = sleep
         self._clients: dict[str, Any] = {}
+        # max_pool_connections: a whole application writes its targets from a pool of
+        # threads (engine/fleet.py) through one client per service.
         self._config = Config(retries={"mode": "standard", "total_max_attempts": botocore_attempts},
-                              connect_timeout=5, read_timeout=30)
+                              connect_timeout=5, read_timeout=30, max_pool_connections=32)
         self.log = get_logger()
 
     def with_budget(self, attempts: int, seconds: float) -> AwsContext:

@@ -272,3 +272,19 @@ def test_a_listener_reset_to_a_colour_with_no_tasks_names_the_rollback(world: Ec
         target_for(world, image={"container": "app", "uri": "registry/shop:3"}
                    ).preflight(resuming=False)
     assert "deployer rollback PLAN --to green" in (caught.value.hint or "")
+
+
+def test_a_listener_changed_since_the_last_write_is_drift_not_overwritten(world: EcsWorld
+                                                                        ) -> None:
+    from deployer.errors import Drift
+
+    target = ready(world)
+    target.shift(10)
+    boto3.client("elbv2").modify_listener(ListenerArn=world.listener, DefaultActions=[
+        {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": world.blue_group, "Weight": 70},
+            {"TargetGroupArn": world.green_group, "Weight": 30}]}}])
+    with pytest.raises(Drift, match=r"reads shop-blue 70, shop-green 30 but deployer last set "
+                                    r"shop-green 10, shop-blue 90"):
+        target.shift(50)
+    assert world.weights() == {"blue": 70, "green": 30}  # not fought

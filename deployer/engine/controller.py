@@ -9,6 +9,7 @@ continues from the record plus what AWS reports (SPEC §5, §6).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from deployer.core.signals import StopSignal
 from deployer.engine.fleet import Fleet
 from deployer.engine.hook_runner import HookRunner
 from deployer.engine.journal import LeaseLost, RunJournal
-from deployer.engine.waits import ANALYSIS_GATE, Waits, same_weight
+from deployer.engine.waits import ANALYSIS_GATE, DRIFT_READ_EVERY, Waits, same_weight
 from deployer.errors import (
     CheckFailed,
     DeployerError,
@@ -34,6 +35,7 @@ from deployer.plan.model import ApproveSpec, OnInconclusive, ReleasePlan
 from strategies.steps import FULL, Approve, Bake, Shift, Step
 
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
+FLEET_SWEEP_PER = 10      # an application's drift sweeps are spaced by each 10 targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,10 @@ class Controller:
         self.waits = Waits(self.journal, self.clock, timings.poll_every,
                            timings.on_inconclusive, parts.check, parts.target, parts.observer,
                            parts.notifier, self._begin_rollback)
+        if isinstance(parts.target, Fleet):
+            self.waits.drift_every = DRIFT_READ_EVERY * max(1, math.ceil(
+                len(parts.target.legs) / FLEET_SWEEP_PER))
+            self.waits.read_before_shift = False
 
     @property
     def record(self) -> RunRecord:
@@ -308,6 +314,7 @@ class Controller:
             self.parts.notifier.publish("approval_requested", self.record)
 
     def _step(self) -> float:
+        self.waits.next_is_shift = False
         if self.record.pending("promote_full"):
             self.journal.handled("promote_full", "promoting to 100% now (promote --full)")
             if self.record.weight != FULL:
@@ -325,6 +332,8 @@ class Controller:
                 self.journal.handled("promote", "bake skipped by operator")
                 self._enter_step(index + 1)
                 return 0.0
+            self.waits.next_is_shift = index + 1 < len(self.steps) and \
+                isinstance(self.steps[index + 1], Shift)
             return self.waits.bake(step.seconds, f"bake {format_duration(step.seconds)}",
                               then=lambda: self._enter_step(index + 1))
         return self.waits.await_approval(step.timeout, step.on_timeout,
@@ -343,6 +352,7 @@ class Controller:
             self.parts.notifier.publish("promoted", self.record)
 
     def _promote(self) -> float:
+        self.waits.next_is_shift = False
         stage = self.record.stage
         if stage == "after_traffic":
             return self._hooks(self.parts.after_traffic, "after_traffic",

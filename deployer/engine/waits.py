@@ -38,6 +38,13 @@ class Waits:
         self.begin_rollback = begin_rollback
         self.polls = 0
         self.last_check: float | None = None
+        # Polls between full traffic reads during a wait. A whole application reads
+        # every target in a sweep, so its sweeps are spaced by its size (one GetAlias
+        # or DescribeListeners per target each); between them, every write is checked
+        # where it is made (Lambda: RevisionId; ECS: the weights read before writing).
+        self.drift_every = DRIFT_READ_EVERY
+        self.read_before_shift = True
+        self.next_is_shift = False  # set by the controller for the bake it is in
         self._extension_announced: float | None = None  # the wait whose extension was said
 
     @property
@@ -111,6 +118,12 @@ class Waits:
                            f"deployer abort {self.record.run_id} to roll back")
         self.notifier.publish("approval_requested", self.record)
 
+    @property
+    def read_at_end(self) -> bool:
+        """Read traffic back at the end of this wait: always, except before a shift of a
+        whole application, whose writes are checked where they are made."""
+        return self.read_before_shift or not self.next_is_shift
+
     def wait(self, seconds: float, label: str) -> float | None:
         """Poll checks until `seconds` have passed; None when done, else the next delay."""
         if seconds <= 0:
@@ -129,7 +142,7 @@ class Waits:
                 now - self.last_check >= self.poll_every:
             self.evaluate_checks(now)
             self.polls += 1
-            if finished or self.polls % DRIFT_READ_EVERY == 0:
+            if (finished and self.read_at_end) or self.polls % self.drift_every == 0:
                 self.check_drift()
         if finished:
             return None

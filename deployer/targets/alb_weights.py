@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deployer.aws import AwsContext, error_code
-from deployer.errors import PreflightError, TargetError
+from deployer.errors import Drift, PreflightError, TargetError
 
 MAX_GROUPS = 5
 MAX_WEIGHT = 999
@@ -82,9 +82,18 @@ class ForwardAction:
     def read(self) -> dict[str, int]:
         return self.groups(self.actions())
 
-    def write(self, weights: dict[str, int]) -> None:
-        """Set these groups' weights; every other field stays as AWS reported it."""
+    def write(self, weights: dict[str, int], expect: dict[str, int] | None = None) -> None:
+        """Set these groups' weights; every other field stays as AWS reported it.
+
+        With `expect` (the weights this run last set or read), a forward action that
+        reads otherwise was changed by someone else: Drift, and nothing is written. The
+        read is the one ModifyListener needs anyway, so the check costs no call."""
         actions = copy.deepcopy(self.actions())
+        if expect is not None:
+            current = self.groups(actions)
+            if any(current.get(arn, 0) != weight for arn, weight in expect.items()):
+                raise Drift(f"drift: {self.label} reads {_names(current)} but deployer last "
+                            f"set {_names(expect)}; deployer left it alone")
         forward = next(a for a in actions if a.get("Type") == "forward")
         config = dict(forward.get("ForwardConfig") or {})
         listed = config.get("TargetGroups") or [{"TargetGroupArn": forward["TargetGroupArn"],
@@ -106,3 +115,9 @@ class ForwardAction:
                               DefaultActions=actions)
         except ClientError as exc:
             raise TargetError(f"cannot set weights on {self.label}: {exc}") from exc
+
+
+def _names(weights: dict[str, int]) -> str:
+    """Target groups by name (targetgroup/NAME/ID) with their weights."""
+    return ", ".join(f"{arn.rsplit(':', 1)[-1].split('/')[1] if '/' in arn else arn} {w}"
+                     for arn, w in weights.items())

@@ -41,6 +41,9 @@ class EcsAlbTarget:
         self.live_definition: str | None = state.get("stable_task_definition")
         self.new_definition: str | None = state.get("new_task_definition")
         self.desired: int | None = state.get("desired_count")
+        # What this run last set (or found at preflight) on the production action; None
+        # after a takeover, where the controller has already compared it with the record.
+        self._last_set: dict[str, int] | None = None
         self._done = False
         self.log = get_logger(cluster=spec.cluster)
 
@@ -130,6 +133,7 @@ class EcsAlbTarget:
                 f"{self.production.label} is split ({split}): another release may be in "
                 "progress", hint="finish or roll back that release (deployer rollback PLAN)")
         self.live, self.idle = live[0], ("green" if live[0] == "blue" else "blue")
+        self._last_set = {groups[c]: weights[groups[c]] for c in COLOURS}
         self.live_definition = str(services[self.live]["taskDefinition"])
         self.desired = int(services[self.live]["desiredCount"])
         if self.desired < 1:
@@ -206,12 +210,17 @@ class EcsAlbTarget:
 
     def shift(self, weight: float) -> TrafficReading:
         new, old = alb_weights(weight)
-        self.production.write({self._group(self.idle): new, self._group(self.live): old})
-        return self._verify(weight)
+        wanted = {self._group(self.idle): new, self._group(self.live): old}
+        self.production.write(wanted, expect=self._last_set)
+        reading = self._verify(weight)
+        self._last_set = wanted
+        return reading
 
     def rollback(self) -> TrafficReading:
-        self.production.write({self._group(self.idle): 0, self._group(self.live): 100})
+        restored = {self._group(self.idle): 0, self._group(self.live): 100}
+        self.production.write(restored)  # a rollback goes on whatever it finds
         reading = self._verify(0.0)
+        self._last_set = restored
         try:
             self._restore_test_route()
         except DeployerError as exc:  # production is whole; discard_new() tries again
