@@ -9,8 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (
     bench_analysis,
-    bench_application,
     bench_api_calls,
+    bench_application,
     bench_reaction,
     bench_resources,
     bench_store,
