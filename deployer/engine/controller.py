@@ -12,22 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.core.signals import StopSignal
-from deployer.engine.fleet import Fleet
+from deployer.engine.fleet import Fleet, new_versions
 from deployer.engine.hook_runner import HookRunner
 from deployer.engine.journal import LeaseLost, RunJournal
-from deployer.engine.waits import ANALYSIS_GATE, DRIFT_READ_EVERY, Waits, same_weight
+from deployer.engine.locks import release_locks, take_locks
+from deployer.engine.takeover import reconcile
+from deployer.engine.waits import ANALYSIS_GATE, DRIFT_READ_EVERY, Waits
 from deployer.errors import (
     CheckFailed,
     DeployerError,
     Drift,
     ExitCode,
     PreflightError,
-    StoreError,
 )
 from deployer.logs import get_logger
 from deployer.plan.durations import format_duration
@@ -208,24 +208,7 @@ class Controller:
         self.journal.event(f"taken over by {by} from {previous} (its lease {lease})")
         if record.phase == Phase.PENDING:
             return  # nothing was changed yet: start from preflight
-        self.target.preflight(resuming=True)
-        reading = self.target.read()
-        actual, expected = reading.new_weight, record.weight or 0.0
-        if same_weight(actual, expected):
-            pass
-        elif record.phase in (Phase.SHIFTING, Phase.ROLLING_BACK) and \
-                same_weight(actual, record.requested_weight):
-            record.weight = actual  # the write went through just before the crash
-        elif record.phase == Phase.SHIFTING and record.requested_weight is not None and \
-                isinstance(self.target, Fleet) and \
-                self.target.partly_shifted(expected, record.requested_weight):
-            # The wave's write landed on some targets only: finish it, as the dead
-            # controller would have (the requested weight was saved before it wrote).
-            reading = self.target.shift(record.requested_weight)
-            record.weight = reading.new_weight
-        elif record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
-            raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
-                        f"{expected:g}%; deployer left it alone")
+        reading = reconcile(record, self.target)
         self.journal.event(f"resuming in {record.phase.value}: traffic reads {reading.detail}")
 
     # ------------------------------------------------------------ phases
@@ -233,7 +216,8 @@ class Controller:
     def _start(self) -> float:
         """Take the target's lock and run preflight; nothing changes in AWS here."""
         record = self.record
-        refusal = self._lock_all()
+        refusal = take_locks(self.store, record.locks, record.run_id,
+                             self.clock.wall().timestamp() + self.journal.lease_seconds)
         if refusal is not None:
             key, holder = refusal
             self._finish(Outcome.REFUSED, Phase.FAILED, f"run {holder} holds {key}",
@@ -259,27 +243,6 @@ class Controller:
         self.parts.notifier.publish("started", self.record)
         return 0.0
 
-    def _lock_all(self) -> tuple[str, str] | None:
-        """Every target's lock or none, in sorted order (two runs over overlapping
-        targets never deadlock); the key and holder of the first one held."""
-        record = self.record
-        taken: list[str] = []
-        expires = self.clock.wall().timestamp() + self.journal.lease_seconds
-        for key in sorted(record.locks):
-            holder = self.store.acquire_lock(key, record.run_id, expires)
-            if holder is not None:
-                for mine in taken:
-                    self._release(mine)
-                return key, holder
-            taken.append(key)
-        return None
-
-    def _release(self, key: str) -> None:
-        try:
-            self.store.release_lock(key, self.record.run_id)
-        except StoreError as exc:
-            self.log.warning("lock_release_failed", key=key, error=exc.message)
-
     def _prepare(self) -> float:
         if self.record.stage == "prepare":
             self.target.prepare()
@@ -290,7 +253,7 @@ class Controller:
                              f"{self.record.target.get('new_version')}: nothing to do",
                              ExitCode.SUCCEEDED)
                 return 0.0
-            self.journal.event(f"new version ready: {_new_versions(self.record.target)}")
+            self.journal.event(f"new version ready: {new_versions(self.record.target)}")
             self.journal.move(Phase.PREPARING, stage="before_traffic")
             return 0.0
         return self._hooks(self.parts.before_traffic, "before_traffic",
@@ -522,8 +485,7 @@ class Controller:
         record.wait_started = None
         self.journal.move(phase)
         self.journal.event(f"run {outcome.value}" + (f": {reason}" if reason else ""))
-        for key in record.locks:  # a release only removes a lock this run holds
-            self._release(key)
+        release_locks(self.store, record.locks, record.run_id)
         self.parts.notifier.publish(outcome.value, record)
 
     def _where_traffic_is(self) -> str:
@@ -531,11 +493,3 @@ class Controller:
             return self.target.read().detail
         except DeployerError as exc:
             return f"unreadable: {exc.message}"
-
-
-def _new_versions(target: dict[str, Any]) -> str:
-    legs = target.get("targets")
-    if legs is None:
-        return str(target.get("new_version"))
-    wave = [name for name, leg in legs.items() if leg.get("wave") == target.get("wave", 0) + 1]
-    return ", ".join(f"{name} {legs[name].get('new_version')}" for name in wave)

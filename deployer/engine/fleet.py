@@ -223,3 +223,12 @@ class Fleet:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def new_versions(target: dict[str, Any]) -> str:
+    """The new version of a target record, or of each target of the current wave."""
+    legs = target.get("targets")
+    if legs is None:
+        return str(target.get("new_version"))
+    wave = [name for name, leg in legs.items() if leg.get("wave") == target.get("wave", 0) + 1]
+    return ", ".join(f"{name} {legs[name].get('new_version')}" for name in wave)
