@@ -73,6 +73,9 @@ def moto_aws(aws_env: None) -> Iterator[None]:
     """moto in-process, Lambda's simple (no Docker) backend."""
     from moto import mock_aws
 
+    from deployer.demo.server import launch_no_task_set_tasks
+
+    launch_no_task_set_tasks()
     with mock_aws(config={"lambda": {"use_docker": False}}):
         yield
 

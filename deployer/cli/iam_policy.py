@@ -137,16 +137,26 @@ def _lambda_statements(spec: LambdaTarget, scope: _Scope) -> list[dict[str, Any]
 
 def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
     cluster = spec.cluster.rsplit("/", 1)[-1]
-    services = [scope.arn("ecs", f"service/{cluster}/{name}")
-                for name in (spec.services.blue, spec.services.green)]
     listeners = [arn for arn in (spec.listener, spec.test_listener) if arn]
+    if spec.services is not None:
+        services = [scope.arn("ecs", f"service/{cluster}/{name}")
+                    for name in (spec.services.blue, spec.services.green)]
+        deploy = _statement("ReadAndDeployServices",
+                            ["ecs:DescribeServices", "ecs:UpdateService"], services)
+    else:  # one EXTERNAL service: task sets (SPEC §9)
+        deploy = _statement(
+            "ReadAndDeployTaskSets",
+            ["ecs:DescribeServices", "ecs:DescribeTaskSets", "ecs:CreateTaskSet",
+             "ecs:DeleteTaskSet", "ecs:UpdateServicePrimaryTaskSet"],
+            [scope.arn("ecs", f"service/{cluster}/{spec.service}"),
+             scope.arn("ecs", f"task-set/{cluster}/{spec.service}/*")])
     statements = [
-        _statement("ReadAndDeployServices", ["ecs:DescribeServices", "ecs:UpdateService"],
-                   services),
+        deploy,
         _statement("TaskDefinitions", ["ecs:DescribeTaskDefinition",
                                        "ecs:RegisterTaskDefinition", "ecs:TagResource"], ["*"]),
         _statement("ReadLoadBalancing", ["elasticloadbalancing:DescribeListeners",
                                          "elasticloadbalancing:DescribeRules",
+                                         "elasticloadbalancing:DescribeTargetGroups",
                                          "elasticloadbalancing:DescribeTargetHealth"], ["*"]),
     ]
     if listeners:

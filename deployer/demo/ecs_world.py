@@ -24,6 +24,17 @@ class EcsWorld:
     rule: str
     task_definition: str
     alarms: tuple[str, ...]
+    service_name: str = ""       # the one-service layout (task sets): its service
+
+    def task_sets(self) -> list[dict[str, Any]]:
+        """The one service's task sets: id, status, task definition, target group."""
+        ecs = client("ecs", self.endpoint, self.region)
+        found = ecs.describe_task_sets(cluster=self.cluster, service=self.service_name)
+        names = {self.blue_group: "blue", self.green_group: "green"}
+        return [{"id": t["id"], "arn": t["taskSetArn"], "status": t["status"],
+                 "task_definition": t["taskDefinition"],
+                 "colour": names.get(t["loadBalancers"][0]["targetGroupArn"], "?")}
+                for t in found["taskSets"]]
 
     def weights(self, arn: str | None = None) -> dict[str, int]:
         """Colour -> weight in the forward action of the listener (or rule) `arn`."""
@@ -53,7 +64,9 @@ class EcsWorld:
 
 def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop",
                      alarms: tuple[str, ...] = ("shop-5xx",), desired: int = 2,
-                     controller: str = "ECS") -> EcsWorld:
+                     controller: str | None = None, task_sets: bool = False) -> EcsWorld:
+    """Two services (blue live, green idle), or with `task_sets` one service on the
+    EXTERNAL controller (or `controller`) whose PRIMARY task set serves blue."""
     ec2 = client("ec2", endpoint, region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
@@ -97,6 +110,7 @@ def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop
         memory="512", executionRoleArn=f"arn:aws:iam::123456789012:role/{name}-exec",
         containerDefinitions=[{
             "name": "app", "image": f"registry.example/{name}:1", "essential": True,
+            "memory": 512,  # moto: create_task_set runs tasks and needs a container memory
             "portMappings": [{"containerPort": 8080}],
             "environment": [{"name": "MODE", "value": "production"}],
             "secrets": [{"name": "DB_PASSWORD",
@@ -106,14 +120,44 @@ def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop
                 "awslogs-stream-prefix": "app"}}}],
         tags=[{"key": "team", "value": "shop"}])["taskDefinition"]["taskDefinitionArn"]
     network = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}}
+    if task_sets:
+        world = _one_service(endpoint, region, name, desired, network, groups, task,
+                             controller or "EXTERNAL")
+        _alarms(endpoint, region, alarms)
+        return EcsWorld(endpoint, region, name, name, name, groups["blue"], groups["green"],
+                        listener, test_listener, rule, task, alarms, service_name=world)
     services = {}
     for colour in ("blue", "green"):
         services[colour] = ecs.create_service(
             cluster=name, serviceName=f"{name}-{colour}", taskDefinition=task,
             desiredCount=desired if colour == "blue" else 0, launchType="FARGATE",
-            networkConfiguration=network, deploymentController={"type": controller},
+            networkConfiguration=network, deploymentController={"type": controller or "ECS"},
             loadBalancers=[{"targetGroupArn": groups[colour], "containerName": "app",
                             "containerPort": 8080}])["service"]["serviceName"]
+    _alarms(endpoint, region, alarms)
+    return EcsWorld(endpoint, region, name, services["blue"], services["green"],
+                    groups["blue"], groups["green"], listener, test_listener, rule, task,
+                    alarms)
+
+
+def _one_service(endpoint: str, region: str, name: str, desired: int,
+                 network: dict[str, Any], groups: dict[str, str], task: str,
+                 controller: str) -> str:
+    ecs = client("ecs", endpoint, region)
+    ecs.create_service(cluster=name, serviceName=name, desiredCount=desired,
+                       deploymentController={"type": controller})
+    if controller == "EXTERNAL":
+        first = ecs.create_task_set(
+            cluster=name, service=name, taskDefinition=task, launchType="FARGATE",
+            networkConfiguration=network, scale={"value": 100, "unit": "PERCENT"},
+            loadBalancers=[{"targetGroupArn": groups["blue"], "containerName": "app",
+                            "containerPort": 8080}])["taskSet"]
+        ecs.update_service_primary_task_set(cluster=name, service=name,
+                                            primaryTaskSet=first["taskSetArn"])
+    return name
+
+
+def _alarms(endpoint: str, region: str, alarms: tuple[str, ...]) -> None:
     cloudwatch = client("cloudwatch", endpoint, region)
     for alarm in alarms:
         cloudwatch.put_metric_alarm(
@@ -121,6 +165,3 @@ def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop
             MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=60,
             EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="initial")
-    return EcsWorld(endpoint, region, name, services["blue"], services["green"],
-                    groups["blue"], groups["green"], listener, test_listener, rule, task,
-                    alarms)

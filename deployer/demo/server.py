@@ -8,6 +8,7 @@ import os
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from deployer.errors import UsageError
 
@@ -31,8 +32,9 @@ def local_aws() -> Iterator[str]:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        raise UsageError("the local AWS needs moto: pip install 'deployer[demo]'") from None
+        raise UsageError("the local AWS needs moto: pip install 'deployer-aws[demo]'") from None
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    launch_no_task_set_tasks()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -59,3 +61,26 @@ def _post(url: str, body: dict[str, object]) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
+
+
+def launch_no_task_set_tasks() -> None:
+    """moto's CreateTaskSet starts tasks through RunTask, which crashes on awsvpc tasks
+    (it reads a private DNS name its network interfaces lack). moto runs no task
+    anyway (MOTO-NOTES): the task set is created without them."""
+    from moto.ecs import models
+
+    backend: Any = models.EC2ContainerServiceBackend
+    if getattr(backend, "_deployer_quiet_task_sets", False):
+        return
+    original = backend.create_task_set
+
+    def create_task_set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        run_task = self.run_task
+        self.run_task = lambda *a, **k: []
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self.run_task = run_task
+
+    backend.create_task_set = create_task_set
+    backend._deployer_quiet_task_sets = True

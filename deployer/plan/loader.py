@@ -41,7 +41,8 @@ class LoadedPlan:
 # What names the traffic resource itself: all an emergency rollback needs.
 IDENTITY: dict[str, tuple[str, ...]] = {
     "lambda": ("function", "alias"),
-    "ecs": ("cluster", "services", "listener", "rule", "test_listener", "test_rule"),
+    "ecs": ("cluster", "services", "service", "target_groups", "listener", "rule",
+            "test_listener", "test_rule"),
 }
 # A stand-in for the release's inputs (new version, image), which a rollback never uses.
 _NO_RELEASE_INPUT: dict[str, dict[str, Any]] = {

@@ -168,10 +168,25 @@ class ContainerImage(Spec):
     uri: Annotated[str, Field(min_length=1)]
 
 
+class TargetGroups(Spec):
+    """The two target groups of a one-service layout (SPEC §9): ARNs or names."""
+
+    blue: Annotated[str, Field(min_length=1)]
+    green: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.blue == self.green:
+            raise _rule("blue and green must be two different target groups", "green")
+        return self
+
+
 class EcsTarget(Spec):
-    one_of = (("listener", "rule"), ("task_definition", "image"))
+    one_of = (("services", "service"), ("listener", "rule"), ("task_definition", "image"))
     cluster: Annotated[str, Field(min_length=1)]
-    services: EcsServices
+    services: EcsServices | None = None
+    service: Annotated[str, Field(min_length=1)] | None = None
+    target_groups: TargetGroups | None = None
     listener: ListenerArn | None = None
     rule: RuleArn | None = None
     test_listener: ListenerArn | None = None
@@ -179,6 +194,16 @@ class EcsTarget(Spec):
     task_definition: Annotated[str, Field(min_length=1)] | None = None
     image: ContainerImage | None = None
     healthy_within: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _groups_with_one_service(self) -> Self:
+        if self.service is not None and self.target_groups is None:
+            raise _rule("a one-service plan (service:) needs target_groups: {blue, green}",
+                        "service")
+        if self.services is not None and self.target_groups is not None:
+            raise _rule("target_groups go with service: (one EXTERNAL service); two "
+                        "services each bring their own group", "target_groups")
+        return self
 
     @model_validator(mode="after")
     def _distinct_listeners(self) -> Self:

@@ -114,6 +114,8 @@ def spec_label(target: TargetSpec) -> str:
     ecs = target.ecs
     assert ecs is not None
     new = ecs.task_definition or (ecs.image.uri if ecs.image else "?")
+    if ecs.services is None:
+        return f"ecs {ecs.cluster}/{ecs.service} (task sets) -> {new}"
     return f"ecs {ecs.cluster}/{{{ecs.services.blue},{ecs.services.green}}} -> {new}"
 
 

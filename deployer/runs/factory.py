@@ -66,9 +66,13 @@ def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
         from deployer.targets.lambda_alias import LambdaAliasTarget
 
         return LambdaAliasTarget(spec.lambda_, aws, clock, state)
+    assert spec.ecs is not None
+    if spec.ecs.service is not None:
+        from deployer.targets.ecs_task_sets import EcsTaskSetTarget
+
+        return EcsTaskSetTarget(spec.ecs, aws, clock, state)
     from deployer.targets.ecs_alb import EcsAlbTarget
 
-    assert spec.ecs is not None
     return EcsAlbTarget(spec.ecs, aws, clock, state)
 
 

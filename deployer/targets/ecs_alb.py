@@ -48,7 +48,9 @@ class EcsAlbTarget:
         self.log = get_logger(cluster=spec.cluster)
 
     def _service(self, colour: str | None) -> str:
-        return self.spec.services.blue if colour == "blue" else self.spec.services.green
+        services = self.spec.services
+        assert services is not None
+        return services.blue if colour == "blue" else services.green
 
     # ------------------------------------------------------------ identity
 
@@ -104,6 +106,20 @@ class EcsAlbTarget:
         if groups["blue"] == groups["green"]:
             raise PreflightError("blue and green services share one target group; each needs "
                                  "its own")
+        weights = self._check_forward(groups, "the blue and green services' groups")
+        if resuming:
+            return
+        self._choose_live(weights)
+        assert self.live is not None
+        self.live_definition = str(services[self.live]["taskDefinition"])
+        self.desired = int(services[self.live]["desiredCount"])
+        if self.desired < 1:
+            raise self._live_has_no_tasks(services)
+        self._check_new_version()
+
+    def _check_forward(self, groups: dict[str, str], whose: str) -> dict[str, int]:
+        """The production action forwards to exactly the two groups (and the test route
+        to one or both); its weights."""
         weights = self.production.read()
         if not weights:
             raise PreflightError(f"{self.production.label} has no single forward action")
@@ -114,18 +130,21 @@ class EcsAlbTarget:
                 f"missing the {' and '.join(missing)} group" if missing else "",
                 f"also forwards to {', '.join(extra)}" if extra else ""]))
             raise PreflightError(
-                f"{self.production.label} forwards to target groups that are not exactly the "
-                f"blue and green services' groups ({detail})",
-                hint="make its forward action hold both services' target groups, e.g. the "
-                     "live one at weight 100 and the idle one at weight 0")
+                f"{self.production.label} forwards to target groups that are not exactly "
+                f"{whose} ({detail})",
+                hint="make its forward action hold both target groups, e.g. the live one at "
+                     "weight 100 and the idle one at weight 0")
         if self.test is not None:
             test_groups = self.test.read()
             if not test_groups or not set(test_groups) <= set(groups.values()):
                 raise PreflightError(f"test {self.test.label} must forward to the blue and/or "
                                      "green target group")
         self.groups = groups
-        if resuming:
-            return
+        return weights
+
+    def _choose_live(self, weights: dict[str, int]) -> None:
+        """The live colour is the one group with weight; a split action is refused."""
+        groups = self.groups
         live = [c for c in COLOURS if weights[groups[c]] > 0]
         if len(live) != 1:
             split = ", ".join(f"{c} {weights[groups[c]]}" for c in COLOURS)
@@ -134,10 +153,10 @@ class EcsAlbTarget:
                 "progress", hint="finish or roll back that release (deployer rollback PLAN)")
         self.live, self.idle = live[0], ("green" if live[0] == "blue" else "blue")
         self._last_set = {groups[c]: weights[groups[c]] for c in COLOURS}
-        self.live_definition = str(services[self.live]["taskDefinition"])
-        self.desired = int(services[self.live]["desiredCount"])
-        if self.desired < 1:
-            raise self._live_has_no_tasks(services)
+
+    def _check_new_version(self) -> None:
+        """The image's container exists; a release of what already serves is done."""
+        assert self.live_definition is not None
         if self.spec.image is not None:
             self.services.check_image_target(self.live_definition)
             self._done = self.services.image_of(self.live_definition) == self.spec.image.uri

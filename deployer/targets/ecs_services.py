@@ -35,6 +35,7 @@ class EcsServices:
 
     def services(self) -> dict[str, dict[str, Any]]:
         """Colour -> service description; PreflightError when either is missing."""
+        assert self.spec.services is not None
         names = {"blue": self.spec.services.blue, "green": self.spec.services.green}
         try:
             found = self.aws.call(self.ecs.describe_services, cluster=self.spec.cluster,
