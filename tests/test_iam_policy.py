@@ -138,6 +138,31 @@ checks: {{alarms: [{world.alarms[0]}]}}
     assert_covered(policy_for(plan, None, "us-east-1"), calls)
 
 
+def test_ecs_release_by_task_sets(calls: list[tuple[str, dict[str, Any]]],
+                                  tmp_path: Path) -> None:
+    world = create_ecs_world(None, task_sets=True)  # type: ignore[arg-type]
+    calls.clear()
+    plan, record = run(f"""\
+version: 1
+name: shop
+target:
+  ecs:
+    cluster: {world.cluster}
+    service: {world.service_name}
+    target_groups: {{blue: shop-blue, green: shop-green}}
+    listener: {world.listener}
+    test_listener: {world.test_listener}
+    image: {{container: app, uri: "registry/shop:2"}}
+strategy: {{linear: {{step: 50, every: 1m}}}}
+keep_old_for: 1m
+checks: {{alarms: [{world.alarms[0]}]}}
+""", tmp_path, f"file://{tmp_path}/store")
+    assert record.outcome == Outcome.SUCCEEDED, record.reason
+    assert {"ecs:CreateTaskSet", "ecs:UpdateServicePrimaryTaskSet", "ecs:DeleteTaskSet",
+            "elasticloadbalancing:DescribeTargetGroups"} <= {a for a, _ in calls}
+    assert_covered(policy_for(plan, None, "us-east-1"), calls)
+
+
 def test_a_release_judged_by_analysis(calls: list[tuple[str, dict[str, Any]]],
                                       tmp_path: Path) -> None:
     world = create_lambda_world(None, alarms=())  # type: ignore[arg-type]

@@ -304,9 +304,8 @@ def _require_ecs_controller(service: dict[str, Any]) -> None:
                 "services on the ECS controller, one per target group (docs/migrating.md, "
                 "'From CodeDeploy ECS'), or keep releasing this one with CodeDeploy")
     else:
-        hint = ("an EXTERNAL service is released by task sets, not by updating the service: "
-                "use the two-service layout (two services on the ECS controller, one per "
-                "target group; docs/ecs.md)")
+        hint = ("an EXTERNAL service is released by task sets: write `service: NAME` and "
+                "`target_groups: {blue, green}` instead of `services:` (docs/ecs.md)")
     raise PreflightError(f"service {name} uses the {kind} deployment controller; a "
                          "two-service plan needs both services on the ECS controller",
                          hint=hint)
