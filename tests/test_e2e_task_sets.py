@@ -59,6 +59,9 @@ def test_a_linear_release_leaves_the_new_task_set_primary(endpoint: str, tmp_pat
     assert shifted == [50, 100]
     status = cli.run("status", report["run_id"], "--json")
     assert json.loads(status.stdout)["target"]["new_task_set"] == only["arn"]
+    text = cli.run("status", report["run_id"]).stdout
+    assert f"task set {first['id'].rsplit('/', 1)[-1]} -> {only['id'].rsplit('/', 1)[-1]}" \
+        in text
 
 
 def test_an_alarm_deletes_the_new_task_set_and_keeps_the_primary(endpoint: str,

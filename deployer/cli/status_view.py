@@ -22,6 +22,11 @@ def describe_target(record: RunRecord) -> str:
         waves = target.get("waves") or []
         return (f"{len(legs)} targets in {len(waves)} wave{'s' if len(waves) != 1 else ''}, "
                 f"wave {int(target.get('wave', 0)) + 1} moving")
+    if target.get("kind") == "ecs" and target.get("service"):  # one service, task sets
+        new = str(target.get("new_task_set") or "").rsplit("/", 1)[-1] or "?"
+        old = str(target.get("stable_task_set") or "").rsplit("/", 1)[-1] or "?"
+        return (f"ecs {target.get('cluster')}/{target.get('service')}: task set {old} -> "
+                f"{new} ({target.get('new_version')})")
     if target.get("kind") == "ecs":
         return (f"ecs {target.get('cluster')}: {target.get('stable_service')} -> "
                 f"{target.get('new_service')} ({target.get('new_version')})")
