@@ -10,6 +10,7 @@ import click
 
 from deployer import __version__
 from deployer.cli import operators as cli_ops
+from deployer.cli.importing import import_group
 from deployer.cli.options import common_options, settings
 from deployer.errors import DeployerError, ExitCode, PlanError
 
@@ -144,7 +145,8 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assu
 
 
 for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
-                 cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group):
+                 cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group,
+                 import_group):
     cli.add_command(_command)
 
 

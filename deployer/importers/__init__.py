@@ -1,0 +1,1 @@
+"""Importers: plans from what SAM, CloudFormation and CodeDeploy users already have."""
