@@ -21,7 +21,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY --from=build /wheels /wheels
 RUN python -m venv /opt/deployer \
-    && /opt/deployer/bin/pip install /wheels/*.whl \
+    && for wheel in /wheels/*.whl; do /opt/deployer/bin/pip install "${wheel}[dashboard]"; done \
     && rm -rf /wheels \
     && useradd --create-home --uid 10001 deployer
 USER 10001

@@ -220,7 +220,7 @@ def test_iam_policy_is_offline_json() -> None:
                                   "arn:aws:cloudwatch:eu-west-1:*:alarm:checkout-p99"]
 
 
-def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
+def test_offline_commands_never_import_boto3_or_the_dashboard_extra(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
         "from deployer.cli.main import main\n"
@@ -228,7 +228,8 @@ def test_offline_commands_never_import_boto3(tmp_path: Path) -> None:
         f"    main(['validate', {str(EXAMPLES[0])!r}])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(sorted(m for m in ('boto3', 'botocore', 'moto') if m in sys.modules))\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'moto', 'jinja2', 'starlette', "
+        "'uvicorn') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)

@@ -119,13 +119,16 @@ Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--report", metavar="FILE", help="Write the run report (JSON) here at the end.")
+@click.option("--report-html", metavar="FILE",
+              help="Write the run as a self-contained HTML page here at the end.")
 @click.option("--yes", "assume_yes", is_flag=True, help="No interactive prompts.")
 @click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Divide every duration by N (rehearsals, tests).")
 @click.option("--dry-run", is_flag=True, help="Resolve and preflight against AWS; change nothing.")
 @common_options
-def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assume_yes: bool,
-            time_scale: float, dry_run: bool) -> int:
+def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
+            report_html: str | None, assume_yes: bool, time_scale: float,
+            dry_run: bool) -> int:
     """Run a release plan; blocks until it succeeds, rolls back or fails."""
     from deployer.logs import configure_logging
     from deployer.plan.loader import load_plan
@@ -139,14 +142,14 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None, assu
     configure_logging(options.log_format, options.verbosity - (2 if quiet_logs else 0))
     prompt = live and sys.stdin.isatty() and not assume_yes
     record = run_rollout(loaded, options, RolloutOptions(
-        report=report, time_scale=time_scale, dry_run=dry_run,
+        report=report, report_html=report_html, time_scale=time_scale, dry_run=dry_run,
         live=live, prompt=prompt))
     return exit_code_of(record)
 
 
 for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
                  cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group,
-                 import_group):
+                 cli_ops.report, import_group):
     cli.add_command(_command)
 
 

@@ -49,6 +49,25 @@ def _request(run_id: str, action: str, reason: str | None) -> int:
 
 @click.command(epilog="""
 \b
+Example:
+  deployer report checkout-20261126T181500Z-3fa2 --html run.html
+""")
+@click.argument("run_id")
+@click.option("--html", "html", required=True, metavar="FILE",
+              help="Write one self-contained HTML page for the run here.")
+@common_options
+def report(run_id: str, html: str) -> int:
+    """A run as a page: targets, the chart of read-back weights, analysis, events."""
+    from deployer.display.html_report import write_report_html
+
+    _, store, _ = _store_and_identity()
+    write_report_html(store.load(run_id).document(), html)
+    click.echo(f"wrote {html}")
+    return ExitCode.SUCCEEDED
+
+
+@click.command(epilog="""
+\b
 Examples:
   deployer status                               # the newest active run
   deployer status checkout-20261126T181500Z-3fa2 --json

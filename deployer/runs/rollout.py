@@ -36,6 +36,7 @@ from deployer.store import open_store
 @dataclass(frozen=True, slots=True)
 class RolloutOptions:
     report: str | None = None
+    report_html: str | None = None
     time_scale: float = 1.0
     dry_run: bool = False
     live: bool = False
@@ -91,6 +92,10 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     with stop.installed():
         record = Controller(record, steps, Timings.of(plan), parts, stop).run()
     finish_report(record, options.report, loaded.path)
+    if options.report_html:
+        from deployer.display.html_report import write_report_html
+
+        write_report_html(record.document(), options.report_html)
     return record
 
 
