@@ -4,10 +4,10 @@ time-scale 60, counted with a botocore event hook, next to the ideal
 
 from __future__ import annotations
 
-import collections
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import counted_aws_calls
 from deployer.core.settings import Settings
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import create_lambda_world
@@ -30,32 +30,15 @@ PREFLIGHT_IDEAL = 4  # GetAlias, two GetFunctionConfiguration (role/DLQ), Descri
 def run() -> dict[str, float]:
     use_fake_credentials()
     configure_logging("json", verbosity=-2)  # warnings only: figures, not event lines
-    calls: collections.Counter[str] = collections.Counter()
-
-    def count(event_name: str, **_: object) -> None:
-        calls[event_name.rsplit(".", maxsplit=1)[-1]] += 1
-
-    import boto3
-
     with local_aws() as endpoint, tempfile.TemporaryDirectory() as folder:
         world = create_lambda_world(endpoint, function="economy", alarms=("a1", "a2", "a3"))
         plan = Path(folder) / "plan.yaml"
         plan.write_text(PLAN.format(version=world.new))
-        original = boto3.Session.client
-
-        def counted_client(self: boto3.Session, *args: object, **kwargs: object) -> object:
-            client = original(self, *args, **kwargs)  # type: ignore[call-overload]
-            client.meta.events.register("before-call", count)
-            return client
-
-        boto3.Session.client = counted_client  # type: ignore[method-assign]
-        try:
+        with counted_aws_calls() as calls:
             record = rollout(load_plan(str(plan)),
                              Settings(store=f"file://{folder}/store", endpoint_url=endpoint,
                                       region=world.region),
                              RolloutOptions(time_scale=60))
-        finally:
-            boto3.Session.client = original  # type: ignore[method-assign]
     assert record is not None and record.outcome is not None
     total = sum(calls.values())
     ideal = 10 + 10 + (9 * 60) // 10 + PREFLIGHT_IDEAL

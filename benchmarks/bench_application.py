@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, counted_aws_calls
 from deployer.core.settings import Settings
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import create_lambda_world
@@ -70,27 +70,10 @@ def cli_run(endpoint: str, plan: Path, folder: str, scale: int) -> tuple[float, 
 
 
 def counted_calls(endpoint: str, plan: Path, folder: str) -> collections.Counter[str]:
-    import boto3
-
-    calls: collections.Counter[str] = collections.Counter()
-
-    def count(event_name: str, **_: object) -> None:
-        calls[event_name.rsplit(".", maxsplit=1)[-1]] += 1
-
-    original = boto3.Session.client
-
-    def counted_client(self: boto3.Session, *args: object, **kwargs: object) -> object:
-        client = original(self, *args, **kwargs)  # type: ignore[call-overload]
-        client.meta.events.register("before-call", count)
-        return client
-
-    boto3.Session.client = counted_client  # type: ignore[method-assign]
-    try:
+    with counted_aws_calls() as calls:
         record = rollout(load_plan(str(plan)),
                          Settings(store=f"file://{folder}/store-calls", endpoint_url=endpoint,
                                   region="us-east-1"), RolloutOptions(time_scale=60))
-    finally:
-        boto3.Session.client = original  # type: ignore[method-assign]
     assert record is not None and record.outcome is not None
     assert record.outcome.value == "succeeded", record.reason
     return calls

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,3 +47,27 @@ def summary(samples: Sequence[float]) -> str:
 
 
 PYTHON = sys.executable
+
+
+@contextlib.contextmanager
+def counted_aws_calls() -> Iterator[collections.Counter[str]]:
+    """Every AWS call made by boto3 clients created inside the block, by operation."""
+    import boto3
+
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(event_name: str, **_: object) -> None:
+        calls[event_name.rsplit(".", maxsplit=1)[-1]] += 1
+
+    original = boto3.Session.client
+
+    def counted_client(self: boto3.Session, *args: object, **kwargs: object) -> object:
+        client = original(self, *args, **kwargs)  # type: ignore[call-overload]
+        client.meta.events.register("before-call", count)
+        return client
+
+    boto3.Session.client = counted_client  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        boto3.Session.client = original  # type: ignore[method-assign]

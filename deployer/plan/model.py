@@ -351,26 +351,24 @@ class OnInconclusive(StrEnum):
     PROMOTE = "promote"
 
 
-class ErrorRateBound(Spec):
+class _Bound(Spec):
+    """A metric's bounds: an absolute `max`, a ratio to the stable version, or both."""
+
+    max_vs_stable: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if getattr(self, "max", None) is None and self.max_vs_stable is None:
+            raise _rule("give max, max_vs_stable or both")
+        return self
+
+
+class ErrorRateBound(_Bound):
     max: Percent | None = None
-    max_vs_stable: Ratio | None = None
-
-    @model_validator(mode="after")
-    def _a_bound(self) -> Self:
-        if self.max is None and self.max_vs_stable is None:
-            raise _rule("give max, max_vs_stable or both")
-        return self
 
 
-class LatencyBound(Spec):
+class LatencyBound(_Bound):
     max: Annotated[Duration, Field(gt=0)] | None = None
-    max_vs_stable: Ratio | None = None
-
-    @model_validator(mode="after")
-    def _a_bound(self) -> Self:
-        if self.max is None and self.max_vs_stable is None:
-            raise _rule("give max, max_vs_stable or both")
-        return self
 
 
 class MetricsSpec(Spec):

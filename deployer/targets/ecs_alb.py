@@ -273,7 +273,11 @@ class EcsAlbTarget:
             if self.groups:
                 self._restore_test_route()
         finally:
-            self.services.scale_to_zero(self._service(self.idle))
+            self._remove_new()
+
+    def _remove_new(self) -> None:
+        """What the new version runs on goes away: the idle service to 0 tasks."""
+        self.services.scale_to_zero(self._service(self.idle))
 
     def _live_has_no_tasks(self, services: dict[str, dict[str, Any]]) -> PreflightError:
         """The listener sends everything to a colour with 0 tasks: typically a

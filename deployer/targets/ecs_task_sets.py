@@ -220,14 +220,9 @@ class EcsTaskSetTarget(EcsAlbTarget):
             raise TargetError(f"cannot make the new task set primary: {exc}") from exc
         self._delete(self.stable_task_set)
 
-    def discard_new(self) -> None:
-        if self.idle is None:
-            return
-        try:
-            if self.groups:
-                self._restore_test_route()
-        finally:
-            self._delete(self.new_task_set)
+    def _remove_new(self) -> None:
+        """The new task set is deleted (after the test route is back: discard_new)."""
+        self._delete(self.new_task_set)
 
     def _delete(self, arn: str | None) -> None:
         if arn is None:
