@@ -12,6 +12,7 @@ from deployer import __version__
 from deployer.cli import operators as cli_ops
 from deployer.cli.importing import import_group
 from deployer.cli.options import common_options, settings
+from deployer.cli.serve import dashboard
 from deployer.errors import DeployerError, ExitCode, PlanError
 
 EXAMPLES = """
@@ -149,7 +150,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
 
 for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
                  cli_ops.abort, cli_ops.resume, cli_ops.rollback, cli_ops.store_group,
-                 cli_ops.report, import_group):
+                 cli_ops.report, import_group, dashboard):
     cli.add_command(_command)
 
 

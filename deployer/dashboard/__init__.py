@@ -1,0 +1,1 @@
+"""The local dashboard (SPEC §12): runs in the store, a live run page, operator buttons."""
