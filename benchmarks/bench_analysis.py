@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.common import ROOT, percentile, summary
+from benchmarks.common import ROOT, percentile, summary, wait_for
 from deployer.checks.verdict import Sample, Verdict, judge_error_rate
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import LambdaWorld, client, create_lambda_world
@@ -50,15 +50,6 @@ SIMULATED = 2000
 FALSE_POSITIVE_WINDOWS = 10_000
 
 
-def _wait(condition: object, seconds: float = 30) -> float:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return time.monotonic()
-        time.sleep(0.005)
-    raise RuntimeError("timed out")
-
-
 def _put(world: LambdaWorld, version: str, requests: int, errors: int) -> None:
     at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     dimensions = [{"Name": "FunctionName", "Value": world.function},
@@ -79,12 +70,12 @@ def one_run(endpoint: str, world: LambdaWorld, folder: Path) -> float:
          "--store", f"file://{folder / 'store'}"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: world.alias_state()[1] != {})
+        wait_for(lambda: world.alias_state()[1] != {})
         time.sleep(random.Random(world.function).uniform(0.2, 0.2 + POLL_REAL))
         _put(world, world.stable, 1000, 10)
         _put(world, world.new, 110, 33)
         visible = time.monotonic()
-        restored = _wait(lambda: world.alias_state() == (world.stable, {}))
+        restored = wait_for(lambda: world.alias_state() == (world.stable, {}))
         process.wait(timeout=30)
         return restored - visible
     finally:

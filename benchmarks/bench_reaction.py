@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, percentile, summary
+from benchmarks.common import ROOT, percentile, summary, wait_for
 from deployer.demo.server import local_aws, use_fake_credentials
 from deployer.demo.world import LambdaWorld, create_lambda_world
 
@@ -29,15 +29,6 @@ checks: {{alarms: [{alarm}], poll_every: 5s}}
 """
 
 
-def _wait(condition: object, seconds: float = 30) -> float:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return time.monotonic()
-        time.sleep(0.005)
-    raise RuntimeError("timed out")
-
-
 def one_run(endpoint: str, world: LambdaWorld, folder: Path) -> float:
     plan = folder / f"{world.function}.yaml"
     plan.write_text(PLAN.format(name=world.function, version=world.new, alarm=world.alarms[0]))
@@ -47,12 +38,12 @@ def one_run(endpoint: str, world: LambdaWorld, folder: Path) -> float:
          "--store", f"file://{folder / 'store'}"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: world.alias_state()[1] != {})
+        wait_for(lambda: world.alias_state()[1] != {})
         # Fire at a random moment within the poll cycle, so the figure covers every phase.
         time.sleep(random.Random(world.function).uniform(0.2, 0.2 + POLL_REAL))
         fired = time.monotonic()
         world.set_alarm(world.alarms[0], "ALARM")
-        restored = _wait(lambda: world.alias_state() == (world.stable, {}))
+        restored = wait_for(lambda: world.alias_state() == (world.stable, {}))
         process.wait(timeout=30)
         return restored - fired
     finally:

@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +71,14 @@ def counted_aws_calls() -> Iterator[collections.Counter[str]]:
         yield calls
     finally:
         boto3.Session.client = original  # type: ignore[method-assign]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> float:
+    """The monotonic time `condition` first holds (polled every 5 ms); RuntimeError past
+    `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return time.monotonic()
+        time.sleep(0.005)
+    raise RuntimeError("timed out")
