@@ -78,8 +78,7 @@ class Dashboard:
         plan = request.query_params.get("plan", "")
         found = [r for r in self.store.runs() if (show == "all" or not r.terminal)
                  and plan in r.plan_name]
-        found.sort(key=lambda r: (r.terminal, r.started_at), reverse=False)
-        found.sort(key=lambda r: r.terminal)  # active first, each group newest last
+        found.sort(key=lambda r: (r.terminal, r.started_at))  # active first, then by start
         return self.page(request, "runs.html.j2", runs=[r.document(with_events=False)
                                                    for r in found], show=show, plan=plan)
 
