@@ -13,7 +13,7 @@ LAYER = {
     "core": 0, "plan": 0, "aws": 0, "errors": 0, "logs": 0,
     "targets": 1, "checks": 1, "hooks": 1, "store": 1, "notify": 1, "display": 1,
     "importers": 1,
-    "engine": 2, "runs": 3, "demo": 4, "dashboard": 4, "cli": 5, "__main__": 6,
+    "engine": 2, "stepfunctions": 2, "runs": 3, "demo": 4, "dashboard": 4, "cli": 5, "__main__": 6,
 }
 ADAPTERS = {"targets", "checks", "hooks", "store", "notify", "display"}
 

@@ -171,3 +171,73 @@ def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
             "PassTaskRoles", ["iam:PassRole"], ["*"],
             {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
     return statements
+
+
+# ---------------------------------------------------------------- Step Functions (SPEC §11)
+
+def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
+                        ) -> dict[str, Any]:
+    """What the state machine's role needs: only the calls its definition makes."""
+    scope = _Scope(plan, region)
+    statements: list[dict[str, Any]] = []
+    for leg in plan.legs:
+        if leg.spec.lambda_ is not None:
+            statements.append(_statement("ShiftAliasWeights",
+                                         ["lambda:GetAlias", "lambda:UpdateAlias"],
+                                         scope.function(leg.spec.lambda_.function)))
+            continue
+        ecs = leg.spec.ecs
+        assert ecs is not None
+        cluster = ecs.cluster.rsplit("/", 1)[-1]
+        if ecs.listener:
+            statements.append(_statement("ShiftListenerWeights",
+                                         ["elasticloadbalancing:ModifyListener"],
+                                         [ecs.listener]))
+        if ecs.rule:
+            statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
+                                         [ecs.rule]))
+        statements.append(_statement("ReadLoadBalancing",
+                                     ["elasticloadbalancing:DescribeListeners",
+                                      "elasticloadbalancing:DescribeRules"], ["*"]))
+        if ecs.services is not None:
+            statements.append(_statement("ScaleServices", ["ecs:UpdateService"], [
+                scope.arn("ecs", f"service/{cluster}/{name}")
+                for name in (ecs.services.blue, ecs.services.green)]))
+        else:
+            statements.append(_statement(
+                "SwapTaskSets", ["ecs:DeleteTaskSet", "ecs:UpdateServicePrimaryTaskSet"],
+                [scope.arn("ecs", f"service/{cluster}/{ecs.service}"),
+                 scope.arn("ecs", f"task-set/{cluster}/{ecs.service}/*")]))
+    statements = _merged(statements)
+    statements.append(_statement(
+        "ReadAlarms", ["cloudwatch:DescribeAlarms"],
+        [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
+    hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
+             if h.lambda_]
+    if hooks:
+        statements.append(_statement("InvokeHooks", ["lambda:InvokeFunction"],
+                                     [arn for hook in hooks for arn in scope.function(hook)]))
+    statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                                 [scope.arn("dynamodb", f"table/{table}")]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def caller_policy(plan: ReleasePlan, table: str, region: str | None = None) -> dict[str, Any]:
+    """What `rollout --engine stepfunctions` (and approve/abort) need: the local run's
+    preflight and preparation, the run store, and the state machine itself."""
+    scope = _Scope(plan, region)
+    local = policy_for(plan, f"dynamodb://{table}", region)
+    machine = scope.arn("states", f"stateMachine:deployer-{plan.name}")
+    executions = scope.arn("states", f"execution:deployer-{plan.name}:*")
+    local["Statement"] += [
+        _statement("StateMachine", ["states:CreateStateMachine", "states:DescribeStateMachine",
+                                    "states:UpdateStateMachine", "states:StartExecution"],
+                   [machine]),
+        _statement("Executions", ["states:DescribeExecution"], [executions]),
+        # Task tokens carry no ARN: SendTask* takes no resource-level permission.
+        _statement("AnswerApprovals", ["states:SendTaskFailure", "states:SendTaskSuccess"],
+                   ["*"]),
+        _statement("PassMachineRole", ["iam:PassRole"], ["*"],
+                   {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}),
+    ]
+    return local

@@ -4,7 +4,7 @@ offline commands (validate, plan, schema) never load boto3."""
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -13,7 +13,10 @@ from deployer.cli import operators as cli_ops
 from deployer.cli.importing import import_group
 from deployer.cli.options import common_options, settings
 from deployer.cli.serve import dashboard
-from deployer.errors import DeployerError, ExitCode, PlanError
+from deployer.errors import DeployerError, ExitCode, PlanError, UsageError
+
+if TYPE_CHECKING:
+    from deployer.plan.loader import LoadedPlan
 
 EXAMPLES = """
 \b
@@ -113,6 +116,8 @@ Examples:
   deployer rollout plan.yaml --set target.lambda.version=43 --report report.json
   deployer rollout plan.yaml --yes --store dynamodb://deployer-runs   # in CI
   deployer rollout plan.yaml --dry-run        # resolve + preflight, change nothing
+  deployer rollout plan.yaml --engine stepfunctions --role-arn ARN \\
+    --store dynamodb://deployer-runs          # runs on AWS; this returns at once
 \b
 Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
 4 aborted, 5 refused (nothing changed), 6 unsafe (rollback failed or drift).
@@ -126,10 +131,18 @@ Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
 @click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Divide every duration by N (rehearsals, tests).")
 @click.option("--dry-run", is_flag=True, help="Resolve and preflight against AWS; change nothing.")
+@click.option("--engine", type=click.Choice(["local", "stepfunctions"]), default="local",
+              show_default=True,
+              help="Who executes the run: this process, or an AWS Step Functions state "
+                   "machine (no process stays alive during bakes).")
+@click.option("--role-arn", metavar="ARN",
+              help="--engine stepfunctions: the IAM role the state machine runs as.")
+@click.option("--wait", "wait_for_end", is_flag=True,
+              help="--engine stepfunctions: follow the run and exit with its outcome's code.")
 @common_options
 def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
             report_html: str | None, assume_yes: bool, time_scale: float,
-            dry_run: bool) -> int:
+            dry_run: bool, engine: str, role_arn: str | None, wait_for_end: bool) -> int:
     """Run a release plan; blocks until it succeeds, rolls back or fails."""
     from deployer.logs import configure_logging
     from deployer.plan.loader import load_plan
@@ -137,6 +150,13 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
     from deployer.runs.rollout import rollout as run_rollout
 
     loaded = load_plan(plan_path, overrides)
+    options = settings()
+    if engine == "stepfunctions":
+        configure_logging(options.log_format, options.verbosity)
+        return _rollout_on_stepfunctions(loaded, role_arn, time_scale, wait_for_end,
+                                         report, dry_run)
+    if role_arn or wait_for_end:
+        raise UsageError("--role-arn and --wait go with --engine stepfunctions")
     options = settings()
     live = sys.stdout.isatty() and options.verbosity >= 0 and not dry_run
     quiet_logs = live and options.log_format == "auto"
@@ -146,6 +166,80 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
         report=report, report_html=report_html, time_scale=time_scale, dry_run=dry_run,
         live=live, prompt=prompt))
     return exit_code_of(record)
+
+
+def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_scale: float,
+                              wait_for_end: bool, report: str | None, dry_run: bool) -> int:
+    from deployer.runs.on_stepfunctions import MachineOptions, start_on_stepfunctions
+    from deployer.runs.rollout import RolloutOptions, exit_code_of, finish_report
+    from deployer.runs.rollout import rollout as run_rollout
+    from deployer.stepfunctions.validate import check_plan_for_engine
+
+    options = settings()
+    if dry_run:
+        check_plan_for_engine(loaded.plan, loaded.path)
+        run_rollout(loaded, options, RolloutOptions(dry_run=True))
+        return ExitCode.SUCCEEDED
+    if not role_arn:
+        raise UsageError("--engine stepfunctions needs --role-arn ARN: the IAM role the state "
+                         "machine runs as (deployer iam-policy PLAN --engine stepfunctions "
+                         "prints what it needs)")
+    record = start_on_stepfunctions(loaded, options, MachineOptions(role_arn, time_scale))
+    if record.terminal:  # refused, or nothing to do: no execution was started
+        finish_report(record, report, loaded.path)
+        return exit_code_of(record)
+    click.echo(f"run {record.run_id} started on AWS Step Functions")
+    click.echo(f"execution {record.engine['execution_arn']}")
+    if not wait_for_end:
+        click.echo(f"follow it: deployer status {record.run_id} --watch", err=True)
+        return ExitCode.SUCCEEDED
+    from deployer.cli.status_view import watch
+    from deployer.store import open_store
+
+    final = watch(open_store(options.store, options), record.run_id, live=False)
+    finish_report(final, report, loaded.path)
+    return exit_code_of(final)
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  deployer export plan.yaml --engine stepfunctions --store dynamodb://deployer-runs
+  deployer export plan.yaml --engine stepfunctions --out machine.json
+""")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--engine", type=click.Choice(["stepfunctions"]), required=True,
+              help="What to compile the plan for.")
+@click.option("--out", metavar="FILE", help="Write here instead of standard output.")
+@common_options
+def export(plan_path: str, overrides: tuple[str, ...], engine: str, out: str | None) -> int:
+    """Compile PLAN for another engine (offline): {"definition", "role_policy"}."""
+    import json
+
+    from deployer.cli.iam_policy import machine_role_policy
+    from deployer.plan.loader import load_plan
+    from deployer.runs.on_stepfunctions import store_table
+    from deployer.stepfunctions.compiler import compile_plan
+    from deployer.stepfunctions.validate import check_plan_for_engine
+
+    options = settings()
+    loaded = load_plan(plan_path, overrides)
+    check_plan_for_engine(loaded.plan, loaded.path)
+    table = store_table(options)
+    document = {"definition": compile_plan(loaded.plan, table),
+                "role_policy": machine_role_policy(loaded.plan, table, options.region)}
+    text = json.dumps(document, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return ExitCode.SUCCEEDED
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise DeployerError(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"wrote {out}", err=True)
+    return ExitCode.SUCCEEDED
 
 
 for _command in (cli_ops.status, cli_ops.list_runs, cli_ops.approve, cli_ops.promote,
@@ -161,16 +255,29 @@ Example:
 """)
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @set_option
+@click.option("--engine", type=click.Choice(["local", "stepfunctions"]), default="local",
+              show_default=True, help="stepfunctions: the state machine's role policy and "
+                                      "the caller's, as one JSON object.")
 @common_options
-def iam_policy(plan_path: str, overrides: tuple[str, ...]) -> int:
+def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str) -> int:
     """Print the least-privilege IAM policy a rollout of PLAN needs (offline)."""
     import json
 
-    from deployer.cli.iam_policy import policy_for
+    from deployer.cli.iam_policy import caller_policy, machine_role_policy, policy_for
     from deployer.plan.loader import load_plan
 
     options = settings()
     loaded = load_plan(plan_path, overrides)
+    if engine == "stepfunctions":
+        from deployer.runs.on_stepfunctions import store_table
+        from deployer.stepfunctions.validate import check_plan_for_engine
+
+        check_plan_for_engine(loaded.plan, loaded.path)
+        table = store_table(options)
+        click.echo(json.dumps({
+            "state_machine_role": machine_role_policy(loaded.plan, table, options.region),
+            "caller": caller_policy(loaded.plan, table, options.region)}, indent=2))
+        return ExitCode.SUCCEEDED
     click.echo(json.dumps(policy_for(loaded.plan, options.store, options.region), indent=2))
     return ExitCode.SUCCEEDED
 

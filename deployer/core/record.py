@@ -124,11 +124,19 @@ class RunRecord:
     lease: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     target_keys: list[str] = field(default_factory=list)  # every lock (a whole application)
+    # Who executes the run when it is not this process: {"kind": "stepfunctions",
+    # "state_machine_arn", "execution_arn", "task_token"} (SPEC §11).
+    engine: dict[str, Any] = field(default_factory=dict)
     version: int = 0                     # optimistic-concurrency counter, owned by the store
 
     @property
     def locks(self) -> list[str]:
         return self.target_keys or [self.target_key]
+
+    @property
+    def on_stepfunctions(self) -> bool:
+        """Executed by an AWS Step Functions state machine, not by a deployer process."""
+        return self.engine.get("kind") == "stepfunctions"
 
     @property
     def terminal(self) -> bool:
@@ -195,6 +203,8 @@ class RunRecord:
             "hooks": self.hooks,
             "requests": self.requests,
             "lease": self.lease,
+            **({"engine": {k: v for k, v in self.engine.items() if k != "task_token"}}
+               if self.engine else {}),
         }
         if with_events:
             out["events"] = [e.document() for e in self.events]

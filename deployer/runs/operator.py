@@ -83,3 +83,52 @@ def find_run(store: Store, run_id: str | None) -> RunRecord:
 def listing(records: Iterable[RunRecord], include_ended: bool) -> list[RunRecord]:
     runs = [r for r in records if include_ended or not r.terminal]
     return sorted(runs, key=lambda r: (r.started_at, r.run_id), reverse=True)
+
+
+# ---------------------------------------------------------------- runs on Step Functions
+
+GATE_ERROR = "deployer.Aborted"
+TOKEN_WAIT_SECONDS = 10.0
+
+
+def answer_machine_gate(store: Store, record: RunRecord, request: dict[str, Any],
+                        client: Any, sleep: Any = None) -> str | None:
+    """A Step Functions run waiting at an approval: release its task token (approve /
+    promote = SendTaskSuccess, abort = SendTaskFailure). None when the run is not at a
+    gate (the machine reads the request from the record at its next poll)."""
+    import json
+    import time
+
+    from botocore.exceptions import ClientError
+
+    if record.phase != Phase.AWAITING_APPROVAL:
+        return None
+    pause = sleep or time.sleep
+    token = record.engine.get("task_token")
+    waited = 0.0
+    while not token and waited < TOKEN_WAIT_SECONDS:  # the gate writes it just after entering
+        pause(0.5)
+        waited += 0.5
+        fresh = store.load(record.run_id)
+        if fresh.phase != Phase.AWAITING_APPROVAL:
+            return None
+        token = fresh.engine.get("task_token")
+    if not token:
+        raise DeployerError(f"run {record.run_id} is waiting for approval but its state "
+                            "machine has not stored a task token; try again in a moment")
+    who = request.get("by") or "an operator"
+    why = f": {request['reason']}" if request.get("reason") else ""
+    try:
+        if request["action"] == "abort":
+            client.send_task_failure(taskToken=token, error=GATE_ERROR,
+                                     cause=f"aborted by {who}{why}")
+            return "SendTaskFailure"
+        client.send_task_success(taskToken=token, output=json.dumps({
+            "action": request["action"], "id": request["id"], "by": who + why}))
+        return "SendTaskSuccess"
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise OperatorError(f"run {record.run_id}'s approval is no longer waiting "
+                                f"({code}); see deployer status {record.run_id}") from None
+        raise DeployerError(f"cannot answer run {record.run_id}'s approval: {exc}") from exc

@@ -30,6 +30,11 @@ def resume_run(store: Store, run_id: str, settings: Settings, by: str, *, force:
     if record.terminal:
         raise OperatorError(f"run {run_id} has already ended "
                             f"({record.outcome.value if record.outcome else record.phase})")
+    if record.on_stepfunctions:
+        raise OperatorError(
+            f"run {run_id} is executed by AWS Step Functions "
+            f"({record.engine.get('execution_arn')}): the engine owns it and needs no resume",
+            hint=f"follow it with: deployer status {run_id} --watch")
     if lease_alive(record, datetime.now(UTC).timestamp()) and not force:
         owner = record.lease.get("owner", "another controller")
         until = datetime.fromtimestamp(record.lease["expires_at"], UTC).strftime("%H:%M:%SZ")

@@ -4,6 +4,10 @@ Run items hold the record as JSON with a `version` attribute; every save is a
 conditional write on it, so a controller and an operator never lose each other's
 update. Lock items are taken with attribute_not_exists (or from a run that has
 ended). Ended runs get a `ttl` so DynamoDB deletes them after RETENTION.
+
+A run executed by AWS Step Functions also has `sf_*` attributes, which its state
+machine updates (machine_state.py); loading merges them into the record, and a save
+writes the merged record back (so the attributes only ever hold what is newer).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from deployer.aws import AwsContext, error_code
 from deployer.core.record import RunRecord
 from deployer.errors import StoreError
 from deployer.store import RunNotFound, StoreConflict, holds_the_target
+from deployer.store.machine_state import merge_machine_state, requests_for_the_machine
 
 if TYPE_CHECKING:
     from deployer.core.settings import Settings
@@ -58,6 +63,8 @@ class DynamoStore:
         }
         if record.terminal:
             item["ttl"] = {"N": str(int(time.time()) + RETENTION_SECONDS)}
+        if record.on_stepfunctions:
+            item.update(requests_for_the_machine(record))
         return item
 
     def _record(self, item: dict[str, Any]) -> RunRecord:
@@ -67,6 +74,8 @@ class DynamoStore:
             raise StoreError(f"the item {item.get('pk', {}).get('S')} in table {self.table} "
                              f"is corrupt ({exc})") from None
         record.version = int(item["version"]["N"])
+        if record.on_stepfunctions:
+            merge_machine_state(record, item)
         return record
 
     # ------------------------------------------------------------ records

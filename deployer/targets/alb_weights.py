@@ -94,19 +94,7 @@ class ForwardAction:
             if any(current.get(arn, 0) != weight for arn, weight in expect.items()):
                 raise Drift(f"drift: {self.label} reads {_names(current)} but deployer last "
                             f"set {_names(expect)}; deployer left it alone")
-        forward = next(a for a in actions if a.get("Type") == "forward")
-        config = dict(forward.get("ForwardConfig") or {})
-        listed = config.get("TargetGroups") or [{"TargetGroupArn": forward["TargetGroupArn"],
-                                                  "Weight": 1}]
-        known = {g["TargetGroupArn"] for g in listed}
-        for arn in weights:
-            if arn not in known:
-                listed.append({"TargetGroupArn": arn, "Weight": 0})
-        config["TargetGroups"] = [{**g, "Weight": weights.get(g["TargetGroupArn"],
-                                                               g.get("Weight", 1))}
-                                  for g in listed]
-        forward["ForwardConfig"] = config
-        forward.pop("TargetGroupArn", None)  # a multi-group forward has only ForwardConfig
+        actions = with_weights(actions, weights)
         try:
             if self.is_rule:
                 self.aws.call(self.client.modify_rule, RuleArn=self.arn, Actions=actions)
@@ -115,6 +103,27 @@ class ForwardAction:
                               DefaultActions=actions)
         except ClientError as exc:
             raise TargetError(f"cannot set weights on {self.label}: {exc}") from exc
+
+
+def with_weights(actions: list[dict[str, Any]], weights: dict[str, int]
+                 ) -> list[dict[str, Any]]:
+    """`actions` with the forward action's groups set to `weights` (groups not named
+    keep theirs, named groups missing from it are added); every other field as given."""
+    actions = copy.deepcopy(actions)
+    forward = next(a for a in actions if a.get("Type") == "forward")
+    config = dict(forward.get("ForwardConfig") or {})
+    listed = config.get("TargetGroups") or [{"TargetGroupArn": forward["TargetGroupArn"],
+                                              "Weight": 1}]
+    known = {g["TargetGroupArn"] for g in listed}
+    for arn in weights:
+        if arn not in known:
+            listed.append({"TargetGroupArn": arn, "Weight": 0})
+    config["TargetGroups"] = [{**g, "Weight": weights.get(g["TargetGroupArn"],
+                                                           g.get("Weight", 1))}
+                              for g in listed]
+    forward["ForwardConfig"] = config
+    forward.pop("TargetGroupArn", None)  # a multi-group forward has only ForwardConfig
+    return actions
 
 
 def _names(weights: dict[str, int]) -> str:

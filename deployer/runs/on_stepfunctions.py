@@ -1,0 +1,228 @@
+"""`deployer rollout --engine stepfunctions` (SPEC §11): hand a run to AWS Step Functions.
+
+This process does what must happen before any traffic moves — locks, preflight, and
+preparing the new version (publishing it, starting the new ECS tasks and waiting
+until they are healthy) — then creates or updates the state machine
+`deployer-NAME`, starts an execution named after the run id and returns. The
+execution shifts, bakes, waits for approvals and rolls back with no deployer process
+alive, keeping the run record current; `--wait` only follows that record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deployer.aws import AwsContext, error_code
+from deployer.core.clock import RealClock, iso
+from deployer.core.ports import Store, TrafficTarget
+from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
+from deployer.core.settings import Settings
+from deployer.engine.locks import release_locks, take_locks
+from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
+from deployer.plan.loader import LoadedPlan
+from deployer.plan.model import ReleasePlan
+from deployer.runs.factory import build_check, build_leg, target_key, target_keys
+from deployer.runs.rollout import aws_context, new_record
+from deployer.stepfunctions.compiler import compile_plan
+from deployer.stepfunctions.inputs import execution_input, leg_input, production_actions
+from deployer.stepfunctions.table import build_table
+from deployer.stepfunctions.validate import check_plan_for_engine
+from deployer.store import open_store
+
+LOCK_SECONDS = 366 * 86400  # a lock held by a machine-run is released when the run ends
+
+
+@dataclass(frozen=True, slots=True)
+class MachineOptions:
+    role_arn: str
+    time_scale: float = 1.0
+
+
+def machine_name(plan: ReleasePlan) -> str:
+    return f"deployer-{plan.name}"
+
+
+def store_table(settings: Settings) -> str:
+    if not settings.store.startswith("dynamodb://"):
+        raise UsageError(f"--engine stepfunctions keeps the run record where the state "
+                         f"machine can update it: a DynamoDB store, not {settings.store}",
+                         hint="pass --store dynamodb://TABLE (create it with deployer store "
+                              "init dynamodb://TABLE)")
+    return settings.store.removeprefix("dynamodb://").strip("/")
+
+
+def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
+                           options: MachineOptions) -> RunRecord:
+    """Prepare, start the execution, return the record (not waiting for the outcome)."""
+    plan = loaded.plan
+    check_plan_for_engine(plan, loaded.path)
+    table = store_table(settings)
+    definition = compile_plan(plan, table)
+    clock = RealClock(options.time_scale)
+    aws = aws_context(settings, plan.region)
+    store = open_store(settings.store, settings)
+    record = new_record(loaded, target_key(plan, aws.region), clock)
+    record.deadline_at = None  # the machine keeps the deadline (a timestamp in its input)
+    if plan.target is None:
+        record.target_keys = target_keys(plan, aws.region)
+    store.create(record)
+    refusal = take_locks(store, record.locks, record.run_id,
+                         clock.wall().timestamp() + LOCK_SECONDS)
+    if refusal is not None:
+        key, holder = refusal
+        return _end(store, record, Outcome.REFUSED, f"run {holder} holds {key}",
+                    hint=f"wait for it, or: deployer status {holder}")
+    targets: dict[str, TrafficTarget] = {}
+    try:
+        targets = _prepared_targets(plan, aws, clock, record)
+        if all(t.already_done() for t in targets.values()):
+            return _end(store, record, Outcome.SUCCEEDED,
+                        "all traffic is already on the new version: nothing to do")
+        machine_arn = _create_or_update(aws, plan, definition, options.role_arn)
+        execution_arn = machine_arn.replace(":stateMachine:", ":execution:") + \
+            f":{record.run_id}"
+        record.engine = {"kind": "stepfunctions", "state_machine_arn": machine_arn,
+                         "execution_arn": execution_arn}
+        payload = _input(plan, record, targets, aws, clock.wall(), options.time_scale)
+        record.move_to(Phase.PREPARING)
+        record.stage = "handed to Step Functions"
+        record.add_event(clock.wall(), f"prepared; starting execution {execution_arn}")
+        store.save(record)
+        _start_execution(aws, machine_arn, record.run_id, payload)
+    except DeployerError as exc:
+        for target in targets.values():
+            _discard(target)
+        outcome = Outcome.REFUSED if isinstance(exc, PreflightError) else Outcome.FAILED
+        return _end(store, store.load(record.run_id), outcome, exc.message, hint=exc.hint)
+    return record
+
+
+def _prepared_targets(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
+                      record: RunRecord) -> dict[str, TrafficTarget]:
+    targets = {leg.name: build_leg(leg.spec, aws, clock) for leg in plan.legs}
+    for target in targets.values():
+        target.preflight(resuming=False)
+    from deployer.engine.fleet import Fleet, FleetLeg
+
+    whole: TrafficTarget = next(iter(targets.values())) if plan.target is not None else \
+        Fleet([FleetLeg(leg.name, leg.wave, targets[leg.name]) for leg in plan.legs],
+              plan.wave_names, None)
+    started = build_check(plan, aws, whole, clock).start()
+    record.alarms = started.states
+    if started.muted:  # validation refuses already_firing: ignore; this is belt and braces
+        raise PreflightError(f"alarm {', '.join(sorted(started.muted))} is already in ALARM")
+    for target in targets.values():
+        if not target.already_done():
+            target.prepare()
+    record.target = _record_target(plan, targets)
+    return targets
+
+
+def _record_target(plan: ReleasePlan, targets: dict[str, TrafficTarget]) -> dict[str, Any]:
+    if plan.target is not None:
+        return next(iter(targets.values())).describe()
+    return {"kind": "multi", "waves": plan.wave_names, "wave": 0, "already_done": sorted(
+        name for name, t in targets.items() if t.already_done()),
+        "targets": {leg.name: {**targets[leg.name].describe(), "wave": leg.wave + 1,
+                               "weight": 0.0} for leg in plan.legs}}
+
+
+def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarget],
+           aws: AwsContext, started: datetime, time_scale: float) -> dict[str, Any]:
+    legs: dict[str, dict[str, Any]] = {}
+    for name, target in targets.items():
+        described = target.describe()
+        actions = production_actions(described, aws) if described["kind"] == "ecs" else None
+        legs[name] = leg_input(name, described, plan, actions)
+        if target.already_done():  # rides along: every route is "all on the new version"
+            legs[name]["routes"] = [legs[name]["routes"][-1]] * len(legs[name]["routes"])
+    contexts = [_contexts(plan, record, targets, wave) for wave in plan.wave_names]
+    return execution_input(plan, record.run_id, legs, contexts, build_table(plan), started,
+                           time_scale)
+
+
+def _contexts(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarget],
+              wave: list[str]) -> dict[str, dict[str, str]]:
+    """What a lambda hook receives as `deployer` (the local engine's DEPLOYER_* keys)."""
+    if plan.target is not None:
+        context = next(iter(targets.values())).hook_context()
+    else:
+        index = plan.wave_names.index(wave)
+        context = {"DEPLOYER_TARGET": "multi", "DEPLOYER_WAVE": str(index + 1),
+                   "DEPLOYER_WAVES": str(len(plan.wave_names)),
+                   "DEPLOYER_TARGETS": ",".join(wave),
+                   "DEPLOYER_TARGETS_JSON": json.dumps(
+                       {name: targets[name].hook_context() for name in wave}, sort_keys=True)}
+    run = {"DEPLOYER_RUN_ID": record.run_id, "DEPLOYER_PLAN": record.plan_name}
+    return {"before_traffic": {**context, **run, "DEPLOYER_STAGE": "before_traffic",
+                               "DEPLOYER_WEIGHT": "0"},
+            "after_traffic": {**context, **run, "DEPLOYER_STAGE": "after_traffic",
+                              "DEPLOYER_WEIGHT": "100"}}
+
+
+def _create_or_update(aws: AwsContext, plan: ReleasePlan, definition: dict[str, Any],
+                      role_arn: str) -> str:
+    client = aws.client("stepfunctions")
+    name = machine_name(plan)
+    document = json.dumps(definition)
+    try:
+        created = aws.call(client.create_state_machine, name=name, definition=document,
+                           roleArn=role_arn, type="STANDARD")
+        return str(created["stateMachineArn"])
+    except ClientError as exc:
+        if error_code(exc) != "StateMachineAlreadyExists":
+            raise DeployerError(f"cannot create the state machine {name}: {exc}") from exc
+        arn = _existing_arn(exc, aws, name)
+    try:  # running executions keep the definition they started with
+        aws.call(client.update_state_machine, stateMachineArn=arn, definition=document,
+                 roleArn=role_arn)
+    except ClientError as exc:
+        raise DeployerError(f"cannot update the state machine {name}: {exc}") from exc
+    return arn
+
+
+def _existing_arn(exc: ClientError, aws: AwsContext, name: str) -> str:
+    client = aws.client("stepfunctions")
+    paginator = client.get_paginator("list_state_machines")
+    for page in paginator.paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return str(machine["stateMachineArn"])
+    raise DeployerError(f"cannot create the state machine {name}: {exc}") from exc
+
+
+def _start_execution(aws: AwsContext, machine_arn: str, run_id: str,
+                     payload: dict[str, Any]) -> None:
+    client = aws.client("stepfunctions")
+    try:
+        aws.call(client.start_execution, stateMachineArn=machine_arn, name=run_id,
+                 input=json.dumps(payload))
+    except ClientError as exc:
+        raise DeployerError(f"cannot start the execution {run_id}: {exc}") from exc
+
+
+def _discard(target: TrafficTarget) -> None:
+    """Nothing has moved: undo what prepare did (the new ECS tasks)."""
+    with contextlib.suppress(DeployerError):  # best effort: no traffic was ever on them
+        target.discard_new()
+
+
+def _end(store: Store, record: RunRecord, outcome: Outcome, reason: str,
+         hint: str | None = None) -> RunRecord:
+    record.outcome = outcome
+    record.exit_code = int(EXIT_CODES[outcome] if outcome != Outcome.SUCCEEDED
+                           else ExitCode.SUCCEEDED)
+    record.reason = reason
+    record.hint = hint
+    record.ended_at = iso(datetime.now(UTC))
+    record.move_to(Phase.SUCCEEDED if outcome == Outcome.SUCCEEDED else Phase.FAILED)
+    record.add_event(datetime.now(UTC), f"run {outcome.value}: {reason}")
+    store.save(record)
+    release_locks(store, record.locks, record.run_id)
+    return record

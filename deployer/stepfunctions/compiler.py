@@ -1,0 +1,508 @@
+"""Compile a release plan to an AWS Step Functions state machine (ASL, JSONPath only).
+
+The machine is one loop over the plan's step table (`table.py`, a literal in the
+definition): load the entry, check the deadline, record it, act on it, advance.
+A shift writes every target of the wave (a Map over them) and reads each one back; a
+bake waits and polls the alarms and the operator's requests; an approval writes its
+task token into the run record and waits for it while a parallel branch keeps
+watching the alarms; hooks invoke Lambda functions and judge their hookStatus.
+Every failure goes to one rollback branch, which restores every target that has had
+traffic, reads each back and records the outcome. A read-back that does not match
+(someone else changed the route) fails as drift and touches nothing.
+
+What varies per run — versions, ARNs, the full listener actions, time-scaled waits,
+the run id — is the execution input, built by `inputs.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.plan.model import HookSpec, InsufficientData, ReleasePlan
+from deployer.stepfunctions.asl import (
+    ABORTED,
+    APPEND_EVENT,
+    APPROVED,
+    CHECK_FAILED,
+    DEADLINE,
+    DRIFT,
+    HOOK_FAILED,
+    NO_EVENTS,
+    State,
+    catch,
+    event,
+    retry,
+    sdk_task,
+    update_record,
+)
+from deployer.stepfunctions.legs import leg_program, retire_program
+from deployer.stepfunctions.table import Entry, build_table
+
+MAP_CONCURRENCY = 16
+HOOK_RETRY_DELAY = 30.0
+
+
+def compile_plan(plan: ReleasePlan, table: str, poll_every: float | None = None
+                 ) -> dict[str, Any]:
+    """The ASL definition of `plan`, keeping its run records in DynamoDB `table`."""
+    return _Compiler(plan, table, build_table(plan, poll_every)).definition()
+
+
+class _Compiler:
+    def __init__(self, plan: ReleasePlan, table: str, entries: list[Entry]) -> None:
+        self.plan = plan
+        self.table = table
+        self.entries = entries
+        self.alarms = plan.all_alarms
+        self.states: dict[str, State] = {}
+
+    # ------------------------------------------------------------ the document
+
+    def definition(self) -> dict[str, Any]:
+        self._loop()
+        self._shift()
+        self._bake()
+        self._gate()
+        for stage in ("before_traffic", "after_traffic"):
+            self._hooks(stage, getattr(self.plan.hooks, stage))
+        self._retire_and_finish()
+        self._rollback()
+        return {
+            "Comment": f"deployer release plan {self.plan.name}: {len(self.entries)} steps",
+            "QueryLanguage": "JSONPath",
+            "StartAt": "Plan",
+            "States": self.states,
+        }
+
+    def _record(self, name: str, update: str, values: dict[str, Any], next_state: str,
+                on_error: str | None = "Rollback") -> None:
+        self.states[name] = update_record(self.table, update, values, next_state=next_state,
+                                          on_error=on_error)
+
+    # ------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        waves = self.plan.wave_names
+        full_at = [self._after_strategy(w) for w in range(len(waves))]
+        self.states["Plan"] = {
+            "Type": "Pass", "ResultPath": "$.plan", "Next": "Started",
+            "Result": {"steps": [e.document() for e in self.entries], "full_at": full_at,
+                       "full_route": _last_route(self.entries)},
+        }
+        self._record("Started", f"SET sf_execution = :execution, {APPEND_EVENT}", {
+            ":execution": {"S.$": "$$.Execution.Id"}, **NO_EVENTS,
+            ":event": {"L": [event("PENDING", "execution started on AWS Step Functions")]},
+        }, "LoadStep")
+        self.states["LoadStep"] = {
+            "Type": "Pass", "ResultPath": "$.step", "Next": "Gatekeeper",
+            "Parameters": {"e.$": "States.ArrayGetItem($.plan.steps, $.pos.at)",
+                           "now.$": "$$.State.EnteredTime"},
+        }
+        self.states["Gatekeeper"] = {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.step.e.deadline", "BooleanEquals": True},
+                     {"Variable": "$.step.now", "TimestampGreaterThanPath": "$.run.deadline"}],
+             "Next": "DeadlineHit"},
+            {"Variable": "$.step.e.kind", "StringEquals": "done", "Next": "Finish"},
+        ], "Default": "Enter"}
+        self._record("Enter", "SET sf_phase = :phase, sf_stage = :stage, sf_step = :index, "
+                     f"sf_wave = :wave, {APPEND_EVENT}", {
+                         ":phase": {"S.$": "$.step.e.phase"},
+                         ":stage": {"S.$": "$.step.e.stage"},
+                         ":index": {"N.$": "States.JsonToString($.step.e.index)"},
+                         ":wave": {"N.$": "States.JsonToString($.step.e.wave)"},
+                         **NO_EVENTS,
+                         ":event": {"L": [event({"S.$": "$.step.e.phase"}, "$.step.e.message")]},
+                     }, "Dispatch")
+        kinds = {"wave": "WaveLegs", "before_traffic": "before_traffic0",
+                 "shift": "ShiftPrep", "bake": "BakeStart", "approve": "GatePrep",
+                 "after_traffic": "after_traffic0", "retire": "Retire"}
+        present = {e.kind for e in self.entries}
+        self.states["Dispatch"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.step.e.kind", "StringEquals": kind, "Next": target}
+            for kind, target in kinds.items() if kind in present
+        ], "Default": "UnknownStep"}
+        self.states["UnknownStep"] = {"Type": "Pass", "ResultPath": "$.error", "Parameters": {
+            "Error": "deployer.UnknownStep",
+            "Cause.$": "States.Format('unknown step kind {}', $.step.e.kind)"},
+            "Next": "Rollback"}
+        self.states["Advance"] = {"Type": "Pass", "ResultPath": "$.pos", "Next": "LoadStep",
+                                  "Parameters": {"at.$": "States.MathAdd($.pos.at, 1)"}}
+        self.states["WaveLegs"] = {
+            "Type": "Pass", "ResultPath": "$.cur", "Next": "WaveCheck", "Parameters": {
+                "legs.$": "States.ArrayGetItem($.waves, $.step.e.wave)",
+                "undo.$": "States.ArrayGetItem($.upto, $.step.e.wave)",
+                "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)"}}
+        # Before the wave's first write: each target must still be all on its stable side.
+        self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "Advance")
+        self.states["DeadlineHit"] = _fail_with(DEADLINE, "'the plan''s deadline passed'",
+                                                "Rollback", literal=True)
+
+    def _after_strategy(self, wave: int) -> int:
+        """The entry index right after wave `wave`'s strategy steps (promote --full)."""
+        strategy = ("shift", "bake", "approve", "wave", "before_traffic")
+        last = max(i for i, e in enumerate(self.entries)
+                   if e.wave == wave and e.kind in strategy
+                   and e.stage not in {"final_bake", "keep_old"})
+        return last + 1
+
+    def _legs_map(self, items: str, mode: str, route: str, next_state: str) -> State:
+        route_value = {"route": int(route)} if route.isdigit() else {"route.$": route}
+        state: State = {
+            "Type": "Map", "ItemsPath": items, "MaxConcurrency": MAP_CONCURRENCY,
+            "ItemSelector": {"leg.$": "$$.Map.Item.Value", "mode": mode, "none": {},
+                             **route_value},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **leg_program()},
+            "ResultPath": None, "Next": next_state,
+        }
+        if mode != "undo":
+            state["Catch"] = [catch("Drifted", DRIFT), catch("Rollback")]
+        return state
+
+    # ------------------------------------------------------------ shifts
+
+    def _shift(self) -> None:
+        self.states["ShiftPrep"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "Shift",
+                                    "Parameters": {"route.$": "$.step.e.route",
+                                                   "weight.$": "$.step.e.weight",
+                                                   "jump": False}}
+        self.states["Shift"] = self._legs_map("$.cur.legs", "write", "$.to.route", "Shifted")
+        self._record("Shifted", f"SET sf_weight = :weight, sf_phase = :phase, {APPEND_EVENT}", {
+            ":weight": {"N.$": "States.JsonToString($.to.weight)"},
+            ":phase": {"S": "SHIFTING"}, **NO_EVENTS,
+            ":event": {"L": [event("SHIFTING", "States.Format('shifted to {}% (read back)', "
+                                               "$.to.weight)", "$.to.weight")]},
+        }, "AfterShift")
+        self.states["AfterShift"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.to.jump", "BooleanEquals": True, "Next": "PromoteJump"},
+        ], "Default": "Advance"}
+        self.states["PromoteFull"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "Shift",
+                                      "Parameters": {"route.$": "$.plan.full_route",
+                                                     "weight": 100, "jump": True}}
+        self.states["PromoteJump"] = {"Type": "Pass", "ResultPath": "$.pos", "Next": "LoadStep",
+                                      "Parameters": {"at.$": "States.ArrayGetItem("
+                                                     "$.plan.full_at, $.step.e.wave)"}}
+
+    # ------------------------------------------------------------ bakes
+
+    def _bake(self) -> None:
+        self.states["BakeStart"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
+                                    "Parameters": {"left.$": "$.step.e.polls"}}
+        self.states["BakeWait"] = {"Type": "Wait", "SecondsPath": "$.run.poll",
+                                   "Next": "BakePoll"}
+        self.states.update(self._poll_states("Bake", fail=None))
+        rules = [
+            *self._check_rules("Bake"),
+            {"Variable": "$.req.item.sf_promote", "IsPresent": True, "Next": "Promote"},
+            {"Variable": "$.bake.left", "NumericLessThanEquals": 1, "Next": "Advance"},
+        ]
+        self.states["BakeJudge"] = {"Type": "Choice", "Choices": rules, "Default": "BakeTick"}
+        self.states["BakeTick"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
+                                   "Parameters": {"left.$": "States.MathAdd($.bake.left, -1)"}}
+        for name, error, cause in self._failures("Bake"):
+            self.states[name] = _fail_with(error, cause, "Rollback")
+        self._record("Promote", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
+                     f":taken), {APPEND_EVENT} REMOVE sf_promote", {
+                         ":taken": {"L": [{"S.$": "$.req.item.sf_promote.M.id.S"}]}, **NO_EVENTS,
+                         ":event": {"L": [event({"S.$": "$.step.e.phase"}, (
+                             "States.Format('{} by {}: the bake is cut short', "
+                             "$.req.item.sf_promote.M.action.S, $.req.item.sf_promote.M.by.S)"))]},
+                     }, "PromoteHow")
+        self.states["PromoteHow"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.req.item.sf_promote.M.action.S", "StringEquals": "promote_full",
+             "Next": "PromoteFull"}], "Default": "Advance"}
+
+    def _poll_states(self, prefix: str, fail: str | None) -> dict[str, State]:
+        """One poll: every alarm in one DescribeAlarms call, then the run's requests."""
+        on_error = None if fail else "Rollback"
+        poll = sdk_task("cloudwatch", "describeAlarms", {
+            "AlarmNames": self.alarms, "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
+            "MaxRecords": 100,
+        }, next_state=f"{prefix}Seen", on_error=on_error, result_path="$.poll", result_selector={
+            "names.$": "$.MetricAlarms[*].AlarmName",
+            "states.$": "$.MetricAlarms[*].StateValue",
+            "composites.$": "$.CompositeAlarms[*].AlarmName",
+            "compositeStates.$": "$.CompositeAlarms[*].StateValue",
+        })
+        requests: State = {
+            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": self.table,
+                           "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
+                           "ProjectionExpression": "pk, sf_abort, sf_promote",
+                           "ConsistentRead": True},
+            "ResultSelector": {"item.$": "$.Item"}, "ResultPath": "$.req",
+            "Retry": retry("dynamodb"), "Next": f"{prefix}Judge",
+        }
+        if on_error:
+            requests["Catch"] = [catch(on_error)]
+        seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
+                       "Parameters": {
+                           "alarm.$": "States.ArrayContains($.poll.states, 'ALARM')",
+                           "composite.$": "States.ArrayContains($.poll.compositeStates, 'ALARM')",
+                           "nodata.$": "States.ArrayContains($.poll.states, 'INSUFFICIENT_DATA')",
+                           "count.$": "States.MathAdd(States.ArrayLength($.poll.states), "
+                                      "States.ArrayLength($.poll.compositeStates))",
+                           "now.$": "$$.State.EnteredTime"}}
+        return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests}
+
+    def _check_rules(self, prefix: str) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = [
+            {"Or": [{"Variable": "$.seen.alarm", "BooleanEquals": True},
+                    {"Variable": "$.seen.composite", "BooleanEquals": True}],
+             "Next": f"{prefix}Alarm"},
+            {"Variable": "$.seen.count", "NumericLessThan": len(self.alarms),
+             "Next": f"{prefix}Missing"},
+        ]
+        if self.plan.checks.insufficient_data is InsufficientData.FAIL:
+            rules.append({"Variable": "$.seen.nodata", "BooleanEquals": True,
+                          "Next": f"{prefix}NoData"})
+        rules += [
+            {"Variable": "$.req.item.sf_abort", "IsPresent": True, "Next": f"{prefix}Abort"},
+            {"And": [{"Variable": "$.step.e.deadline", "BooleanEquals": True},
+                     {"Variable": "$.seen.now", "TimestampGreaterThanPath": "$.run.deadline"}],
+             "Next": f"{prefix}Deadline"},
+        ]
+        return rules
+
+    def _failures(self, prefix: str) -> list[tuple[str, str, str]]:
+        alarms = ("States.Format('an alarm is in ALARM (alarms {} read {}; composite alarms "
+                  "{} read {})', States.JsonToString($.poll.names), "
+                  "States.JsonToString($.poll.states), States.JsonToString($.poll.composites), "
+                  "States.JsonToString($.poll.compositeStates))")
+        missing = ("States.Format('an alarm cannot be read: asked for {} alarms, AWS returned "
+                   "{} ({} {})', " + str(len(self.alarms)) + ", $.seen.count, "
+                   "States.JsonToString($.poll.names), States.JsonToString($.poll.composites))")
+        nodata = ("States.Format('an alarm has INSUFFICIENT_DATA and checks.insufficient_data "
+                  "is fail (alarms {} read {})', States.JsonToString($.poll.names), "
+                  "States.JsonToString($.poll.states))")
+        return [
+            (f"{prefix}Alarm", CHECK_FAILED, alarms),
+            (f"{prefix}Missing", CHECK_FAILED, missing),
+            (f"{prefix}NoData", CHECK_FAILED, nodata),
+            (f"{prefix}Abort", ABORTED, "States.Format('aborted by {}', $.req.item.sf_abort.S)"),
+            (f"{prefix}Deadline", DEADLINE, "'the plan''s deadline passed'"),
+        ]
+
+    # ------------------------------------------------------------ approvals
+
+    def _gate(self) -> None:
+        if not any(e.kind == "approve" for e in self.entries):
+            return
+        self.states["GatePrep"] = {"Type": "Pass", "ResultPath": "$.gate", "Next": "Gate",
+                                   "Parameters": {"timeout.$": "States.ArrayGetItem("
+                                                  "$.run.timeouts, $.pos.at)"}}
+        token_wait: State = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
+            "TimeoutSecondsPath": "$.gate.timeout",
+            "Parameters": {
+                "TableName": self.table,
+                "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
+                "UpdateExpression": "SET sf_token = :token ADD version :one",
+                "ExpressionAttributeValues": {":token": {"S.$": "$$.Task.Token"},
+                                              ":one": {"N": "1"}},
+            },
+            "ResultPath": "$.answer", "Retry": retry("dynamodb"), "Next": "Answered",
+        }
+        answered: State = {"Type": "Fail", "Error": APPROVED,
+                           "CausePath": "States.JsonToString($.answer)"}
+        watch = {
+            "WatchWait": {"Type": "Wait", "SecondsPath": "$.run.poll", "Next": "WatchPoll"},
+            **self._poll_states("Watch", fail="yes"),
+            "WatchJudge": {"Type": "Choice", "Choices": self._check_rules("Watch"),
+                           "Default": "WatchWait"},
+        }
+        for name, error, cause in self._failures("Watch"):
+            watch[name] = {"Type": "Fail", "Error": error,
+                           "CausePath": cause.strip("'") if cause.startswith("'") else cause}
+        watch["WatchDeadline"] = {"Type": "Fail", "Error": DEADLINE,
+                                  "Cause": "the plan's deadline passed"}
+        self.states["Gate"] = {
+            "Type": "Parallel", "ResultPath": None, "Next": "Advance",
+            "Branches": [
+                {"StartAt": "WaitForOperator",
+                 "States": {"WaitForOperator": token_wait, "Answered": answered}},
+                {"StartAt": "WatchWait", "States": watch},
+            ],
+            "Catch": [catch("GateAnswer", APPROVED), catch("GateTimeout", "States.Timeout"),
+                      catch("Rollback")],
+        }
+        self.states["GateAnswer"] = {"Type": "Pass", "ResultPath": "$.answer",
+                                     "Next": "GateRecord", "Parameters": {
+                                         "a.$": "States.StringToJson($.error.Cause)"}}
+        self._record("GateRecord", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
+                     f":taken), {APPEND_EVENT} REMOVE sf_token", {
+                         ":taken": {"L": [{"S.$": "$.answer.a.id"}]}, **NO_EVENTS,
+                         ":event": {"L": [event("AWAITING_APPROVAL", (
+                             "States.Format('{} by {}', $.answer.a.action, $.answer.a.by)"))]},
+                     }, "GateHow")
+        self.states["GateHow"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.answer.a.action", "StringEquals": "promote_full",
+             "Next": "PromoteFull"}], "Default": "Advance"}
+        self.states["GateTimeout"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.step.e.on_timeout", "StringEquals": "promote",
+             "Next": "GateTimeoutPromote"}], "Default": "GateTimeoutRollback"}
+        self._record("GateTimeoutPromote", f"REMOVE sf_token SET {APPEND_EVENT}", {
+            **NO_EVENTS, ":event": {"L": [event(
+                "AWAITING_APPROVAL", "approval timed out: going on (on_timeout: promote)")]},
+        }, "Advance")
+        self.states["GateTimeoutRollback"] = _fail_with(
+            CHECK_FAILED, "'approval timed out (on_timeout: rollback)'", "Rollback", literal=True)
+
+    # ------------------------------------------------------------ hooks
+
+    def _hooks(self, stage: str, hooks: list[HookSpec]) -> None:
+        for index, hook in enumerate(hooks):
+            name = f"{stage}{index}"
+            after = f"{stage}{index + 1}" if index + 1 < len(hooks) else "Advance"
+            self._hook(stage, name, hook, after)
+
+    def _hook(self, stage: str, name: str, hook: HookSpec, after: str) -> None:
+        assert hook.lambda_ is not None  # the engine refuses other hook kinds (validation)
+        timeout = hook.effective_timeout
+        tries = max(1, int(timeout // HOOK_RETRY_DELAY))
+        label = f"{stage} hook {hook.label}"
+        self.states[name] = {"Type": "Pass", "Result": {"left": tries}, "ResultPath": "$.tries",
+                             "Next": f"{name}Invoke"}
+        invoke: State = {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": hook.lambda_,
+                           "Payload": {**(hook.payload or {}),
+                                       "deployer.$": f"$.cur.context.{stage}"}},
+            "ResultSelector": {"answer.$": "$.Payload"}, "ResultPath": "$.hook",
+            "Retry": retry("lambda"), "Catch": [catch(f"{name}Error")],
+            "Next": f"{name}Judge",
+        }
+        if hook.timeout:
+            invoke["TimeoutSeconds"] = max(1, int(hook.timeout))
+        self.states[f"{name}Invoke"] = invoke
+        status = "$.hook.answer.hookStatus"
+        self.states[f"{name}Judge"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.hook.answer", "IsNull": True, "Next": f"{name}Passed"},
+            _status_rule(status, "SUCCEEDED", f"{name}Passed"),
+            _status_rule(status, "FAILED", f"{name}Failed"),
+            _status_rule(status, "IN_PROGRESS", f"{name}Again"),
+            {"Variable": status, "IsPresent": True, "Next": f"{name}Failed"},
+        ], "Default": f"{name}Empty"}
+        self.states[f"{name}Empty"] = {"Type": "Pass", "ResultPath": "$.hooktext",
+                                       "Next": f"{name}EmptyJudge", "Parameters": {
+                                           "text.$": "States.JsonToString($.hook.answer)"}}
+        self.states[f"{name}EmptyJudge"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.hooktext.text", "StringEquals": "{}", "Next": f"{name}Passed"}],
+            "Default": f"{name}Failed"}
+        self.states[f"{name}Failed"] = _fail_with(HOOK_FAILED, (
+            f"States.Format('{_quote(label)} failed: it answered {{}} (hookStatus SUCCEEDED, "
+            "FAILED or IN_PROGRESS expected)', States.JsonToString($.hook.answer))"), "Rollback")
+        self.states[f"{name}Error"] = _fail_with(HOOK_FAILED, (
+            f"States.Format('{_quote(label)} failed: {{}}: {{}}', $.error.Error, "
+            "$.error.Cause)"), "Rollback")
+        self.states[f"{name}Again"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.tries.left", "NumericLessThanEquals": 1, "Next": f"{name}Stuck"}],
+            "Default": f"{name}Delay"}
+        self.states[f"{name}Stuck"] = _fail_with(
+            HOOK_FAILED, f"'{_quote(label)} still answers IN_PROGRESS after {timeout:g}s'",
+            "Rollback", literal=True)
+        self.states[f"{name}Delay"] = {"Type": "Wait", "SecondsPath": "$.run.hook_delay",
+                                       "Next": f"{name}Count"}
+        self.states[f"{name}Count"] = {"Type": "Pass", "ResultPath": "$.tries",
+                                       "Next": f"{name}Invoke", "Parameters": {
+                                           "left.$": "States.MathAdd($.tries.left, -1)"}}
+        self._record(f"{name}Passed", f"SET {APPEND_EVENT}", {
+            **NO_EVENTS, ":event": {"L": [event({"S.$": "$.step.e.phase"},
+                                                f"{label} passed")]},
+        }, after)
+
+    # ------------------------------------------------------------ the end
+
+    def _retire_and_finish(self) -> None:
+        self.states["Retire"] = {
+            "Type": "Map", "ItemsPath": "$.all", "MaxConcurrency": MAP_CONCURRENCY,
+            "ItemSelector": {"leg.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **retire_program()},
+            "ResultPath": None, "Next": "Advance", "Catch": [catch("RetireFailed")],
+        }
+        # Traffic is whole on the new version: a failure to scale the old one down is
+        # recorded, not rolled back.
+        self._record("RetireFailed", f"SET {APPEND_EVENT}", {
+            **NO_EVENTS, ":event": {"L": [event("PROMOTING", (
+                "States.Format('warning: retiring the old version failed: {}: {}', "
+                "$.error.Error, $.error.Cause)"))]},
+        }, "Advance", on_error="Advance")
+        self._terminal("Finish", "SUCCEEDED", "succeeded", 0, "'succeeded'", "Succeeded",
+                       weight="100")
+        self.states["Succeeded"] = {"Type": "Succeed"}
+
+    def _terminal(self, name: str, phase: str, outcome: str, code: int, message: str,
+                  next_state: str, weight: str | None = None, hint: str = "") -> None:
+        text = message.strip("'") if message.startswith("'") else None
+        values: dict[str, Any] = {
+            ":phase": {"S": phase}, ":outcome": {"S": outcome}, ":exit": {"N": str(code)},
+            ":ended": {"S.$": "$$.State.EnteredTime"}, ":hint": {"S": hint},
+            ":reason": {"S": text} if text is not None else {"S.$": message},
+            **NO_EVENTS,
+            ":event": {"L": [event(phase, text if text is not None else message)]},
+        }
+        update = ("SET sf_phase = :phase, sf_outcome = :outcome, sf_exit = :exit, "
+                  "sf_ended = :ended, sf_reason = :reason, sf_hint = :hint, "
+                  f"{APPEND_EVENT}")
+        if weight is not None:
+            values[":weight"] = {"N": weight}
+            update += ", sf_weight = :weight"
+        update += " REMOVE sf_token"
+        self._record(name, update, values, next_state, on_error=next_state)
+
+    def _rollback(self) -> None:
+        hint = "run deployer rollback PLAN to put all traffic on the stable version"
+        self._record("Rollback", f"SET sf_phase = :phase, {APPEND_EVENT}", {
+            ":phase": {"S": "ROLLING_BACK"}, **NO_EVENTS,
+            ":event": {"L": [event("ROLLING_BACK",
+                                   "States.Format('rolling back: {}', $.error.Cause)")]},
+        }, "Undo", on_error="Undo")
+        undo = self._legs_map("$.cur.undo", "undo", "0", "HowEnded")
+        undo["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.undoError",
+                          "Next": "RollbackFailed"}]
+        self.states["Undo"] = undo
+        self.states["HowEnded"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.error.Error", "StringEquals": ABORTED, "Next": "RecordAborted"}],
+            "Default": "RecordRolledBack"}
+        self._terminal("RecordAborted", "ABORTED", "aborted", 4, "$.error.Cause", "Stop",
+                       weight="0")
+        self._terminal("RecordRolledBack", "ROLLED_BACK", "rolled_back", 3, "$.error.Cause",
+                       "Stop", weight="0")
+        self._terminal("RollbackFailed", "FAILED", "failed", 6, (
+            "States.Format('{} and then the rollback failed: {}: {}', $.error.Cause, "
+            "$.undoError.Error, $.undoError.Cause)"), "Stop", hint=hint)
+        self._terminal("Drifted", "FAILED", "failed", 6, "$.error.Cause", "Stop", hint=hint)
+        self.states["Stop"] = {"Type": "Fail", "ErrorPath": "$.error.Error",
+                               "CausePath": "$.error.Cause"}
+
+
+def _fail_with(error: str, cause: str, next_state: str, *, literal: bool = False) -> State:
+    """A Pass that puts {Error, Cause} where a Catch would, then goes on."""
+    body: dict[str, Any] = {"Error": error}
+    if literal:
+        body["Cause"] = cause.strip("'").replace("''", "'")
+    else:
+        body["Cause.$"] = cause
+    return {"Type": "Pass", "ResultPath": "$.error", "Parameters": body, "Next": next_state}
+
+
+def _status_rule(path: str, status: str, next_state: str) -> dict[str, Any]:
+    """hookStatus is compared case-insensitively by the local engine; ASL has no such
+    comparison, so the spellings hooks use are listed: SUCCEEDED, Succeeded, succeeded
+    (and In_Progress / InProgress). Any other spelling fails closed."""
+    words = status.split("_")
+    spellings = {status, status.lower(), "_".join(w.capitalize() for w in words),
+                 "".join(w.capitalize() for w in words)}
+    if len(words) > 1:
+        spellings.add(words[0].capitalize() + "_" + "_".join(w.lower() for w in words[1:]))
+    return {"Or": [{"Variable": path, "StringEquals": s} for s in sorted(spellings)],
+            "Next": next_state}
+
+
+def _quote(text: str) -> str:
+    """Text inside an intrinsic's single-quoted literal."""
+    return text.replace("\\", "\\\\").replace("'", "\\'").replace("{", "\\{").replace("}", "\\}")
+
+
+def _last_route(entries: list[Entry]) -> int:
+    return max((e.route for e in entries if e.kind == "shift"), default=0)

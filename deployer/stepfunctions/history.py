@@ -1,0 +1,99 @@
+"""The worst case of a plan's execution history: events (AWS keeps at most 25,000 per
+execution) and state transitions (what a standard workflow costs).
+
+Worst case means every bake polled to its end, every approval answered at its
+timeout, every IN_PROGRESS hook re-invoked until its timeout, and a rollback at the
+very end. The counts follow the definition `compiler.py` writes: a Task state logs 5
+events (entered, scheduled, started, succeeded, exited), a Pass, Choice or Wait 2, a
+Map or Parallel 4 plus 2 per iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from deployer.plan.model import ReleasePlan
+from deployer.stepfunctions.compiler import HOOK_RETRY_DELAY
+from deployer.stepfunctions.table import Entry, build_table
+
+HISTORY_LIMIT = 25_000
+PRICE_PER_TRANSITION = 0.000025  # USD, standard workflows (us-east-1, 2026 price list)
+LONGEST_POLL = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    events: int = 0
+    transitions: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.events + other.events, self.transitions + other.transitions)
+
+    def __mul__(self, times: int) -> Tally:
+        return Tally(self.events * times, self.transitions * times)
+
+    @property
+    def cost(self) -> float:
+        return self.transitions * PRICE_PER_TRANSITION
+
+
+TASK = Tally(5, 1)
+STEP = Tally(2, 1)        # Pass, Choice, Wait, Succeed
+GROUP = Tally(4, 1)       # Map or Parallel, around its iterations
+ITERATION = Tally(2, 0)
+LEG = TASK * 3 + STEP * 8  # write, read back, (discard); route, kind, compare, verify...
+POLL = TASK * 2 + STEP * 4  # wait, describeAlarms, seen, requests, judge, tick
+ENTRY = TASK + STEP * 4     # load, gatekeeper, enter (a record update), dispatch, advance
+
+
+def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
+    poll = poll_every if poll_every is not None else plan.checks.poll_every
+    entries = build_table(plan, poll)
+    sizes = [len(w) for w in plan.wave_names]
+    total = TASK + STEP + Tally(2, 0)  # Plan, Started, execution started / ended
+    for entry in entries:
+        total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
+    # A promote --full adds one shift; a rollback at the very end restores every target.
+    total = total + _legs(max(sizes)) + TASK * 2 + STEP * 2
+    return total + TASK * 3 + STEP * 2 + _legs(sum(sizes))
+
+
+def _legs(count: int) -> Tally:
+    return GROUP + (ITERATION + LEG) * count
+
+
+def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: float) -> Tally:
+    if entry.kind == "wave":
+        return STEP + _legs(legs)
+    if entry.kind == "shift":
+        return STEP * 2 + TASK + _legs(legs)
+    if entry.kind == "bake":
+        return STEP + POLL * entry.polls
+    if entry.kind == "approve":
+        watch = POLL * max(1, math.ceil(entry.timeout / poll))
+        return STEP * 3 + GROUP + ITERATION * 2 + TASK * 2 + STEP + watch
+    if entry.kind in ("before_traffic", "after_traffic"):
+        total = Tally()
+        for hook in getattr(plan.hooks, entry.kind):
+            tries = max(1, int(hook.effective_timeout // HOOK_RETRY_DELAY))
+            total = total + STEP + TASK + (TASK + STEP * 4) * tries
+        return total
+    if entry.kind == "retire":
+        return GROUP + (ITERATION + TASK * 2 + STEP * 2) * all_legs
+    return Tally()
+
+
+def smallest_poll_that_fits(plan: ReleasePlan) -> float | None:
+    """The smallest whole-second poll_every (≥ the plan's) whose worst case fits."""
+    low = max(1, math.ceil(plan.checks.poll_every))
+    if worst_case(plan, LONGEST_POLL).events > HISTORY_LIMIT:
+        return None
+    high = int(LONGEST_POLL)
+    while low < high:  # fewer events with every longer poll: bisect
+        middle = (low + high) // 2
+        if worst_case(plan, middle).events > HISTORY_LIMIT:
+            low = middle + 1
+        else:
+            high = middle
+    return float(low)

@@ -1,0 +1,107 @@
+"""The execution input: what varies per run, resolved by `rollout` before it starts the
+machine — each target's routes (route 0 = all on the stable side, then one per shift
+of the strategy), the time-scaled waits, the deadline and the hook contexts.
+
+Routes are written as whole values (a Lambda alias's primary version and weights; a
+listener's or rule's full action list) and read back against the same values, so
+the machine needs no arithmetic on weights.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from deployer.core.clock import iso
+from deployer.plan.compile import compile_strategy
+from deployer.plan.model import ReleasePlan
+from deployer.stepfunctions.compiler import HOOK_RETRY_DELAY
+from deployer.stepfunctions.table import Entry, shift_weights
+from deployer.targets.alb_weights import ForwardAction, alb_weights, with_weights
+
+NO_DEADLINE = "9999-12-31T23:59:59Z"
+
+
+def lambda_leg(name: str, described: dict[str, Any], weights: list[float]) -> dict[str, Any]:
+    stable, new = described["stable_version"], described["new_version"]
+
+    def route(weight: float) -> dict[str, Any]:
+        if weight >= 100:
+            return {"primary": new, "weights": {}}
+        if weight <= 0:
+            return {"primary": stable, "weights": {}}
+        return {"primary": stable, "weights": {new: weight / 100}}
+
+    return {"name": name, "kind": "lambda", "function": described["function"],
+            "alias": described["alias"], "layout": "alias",
+            "routes": [route(0.0)] + [route(w) for w in weights]}
+
+
+def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
+            weights: list[float]) -> dict[str, Any]:
+    """An ECS target: the production listener/rule's full action list per route."""
+    groups = described["target_groups"]
+    stable_group = groups[described["stable_colour"]]
+    new_group = groups[described["new_colour"]]
+    arn = described["listener"] or described["rule"]
+    forward = next(i for i, a in enumerate(actions) if a.get("Type") == "forward")
+
+    def route(weight: float) -> dict[str, Any]:
+        new, old = alb_weights(weight)
+        written = with_weights(actions, {stable_group: old, new_group: new})
+        listed = written[forward]["ForwardConfig"]["TargetGroups"]
+        return {"actions": written,
+                "groups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": g["Weight"]}
+                           for g in listed]}
+
+    leg: dict[str, Any] = {
+        "name": name, "kind": "rule" if described["rule"] else "listener", "arn": arn,
+        "forward": forward, "cluster": described["cluster"],
+        "routes": [route(0.0)] + [route(w) for w in weights],
+    }
+    if described.get("stable_task_set") is not None:
+        leg.update(layout="task_sets", service=described["service"],
+                   stable_task_set=described["stable_task_set"],
+                   new_task_set=described["new_task_set"])
+    else:
+        leg.update(layout="services", stable_service=described["stable_service"],
+                   new_service=described["new_service"])
+    return leg
+
+
+def leg_input(name: str, described: dict[str, Any], plan: ReleasePlan,
+              actions: list[dict[str, Any]] | None) -> dict[str, Any]:
+    weights = shift_weights(compile_strategy(plan.strategy))
+    if described["kind"] == "lambda":
+        return lambda_leg(name, described, weights)
+    assert actions is not None
+    return elb_leg(name, described, actions, weights)
+
+
+def production_actions(described: dict[str, Any], aws: Any) -> list[dict[str, Any]]:
+    """The production listener's or rule's actions as AWS reports them now."""
+    return ForwardAction(described["listener"] or described["rule"], aws).actions()
+
+
+def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, Any]],
+                    contexts: list[dict[str, dict[str, str]]], entries: list[Entry],
+                    started: datetime, time_scale: float) -> dict[str, Any]:
+    def scaled(seconds: float) -> int:
+        return max(1, math.ceil(seconds / time_scale))
+
+    waves = [[legs[name] for name in wave] for wave in plan.wave_names]
+    deadline = (iso(started + timedelta(seconds=plan.deadline / time_scale))
+                if plan.deadline is not None else NO_DEADLINE)
+    return {
+        "run": {"id": run_id, "poll": scaled(plan.checks.poll_every), "deadline": deadline,
+                "hook_delay": scaled(HOOK_RETRY_DELAY),
+                "timeouts": [scaled(e.timeout) if e.kind == "approve" else 0
+                             for e in entries]},
+        "pos": {"at": 0},
+        "waves": waves,
+        "upto": [[leg for wave in waves[:i + 1] for leg in wave] for i in range(len(waves))],
+        "all": [leg for wave in waves for leg in wave],
+        "contexts": contexts,
+        "cur": {"legs": [], "undo": [], "context": {}},
+    }

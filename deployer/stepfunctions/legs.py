@@ -1,0 +1,164 @@
+"""The per-target program of the state machine: write a route (or only read it) and read
+it back, for a Lambda alias or an ALB listener/rule; after a rollback, discard the new
+ECS tasks; after success, retire the old ones.
+
+It runs inside a Map over the wave's targets, so one definition serves one target or
+a hundred. Each item is a target as `rollout` resolved it (see `inputs.py`):
+`{"name", "kind": lambda|listener|rule, "routes": [route 0 = all on stable, 1.., ],
+"arn"|"function"+"alias", "forward", "cluster", "layout", ...}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.stepfunctions.asl import DRIFT, State, sdk_task
+
+LEG_DONE = "LegDone"
+
+
+def leg_program() -> dict[str, Any]:
+    """The Map iterator: `$.leg`, `$.route` (index into leg.routes), `$.mode`
+    (write | check | undo)."""
+    states: dict[str, State] = {
+        "Route": {"Type": "Pass",
+                  "Parameters": {"r.$": "States.ArrayGetItem($.leg.routes, $.route)"},
+                  "ResultPath": "$.want", "Next": "Kind"},
+        "Kind": {"Type": "Choice", "Choices": [
+            _both("lambda", "check", "LambdaRead"), _kind("lambda", "LambdaWrite"),
+            _both("listener", "check", "ListenerRead"), _kind("listener", "ListenerWrite"),
+            _both("rule", "check", "RuleRead"), _kind("rule", "RuleWrite"),
+        ], "Default": "UnknownKind"},
+        "UnknownKind": {"Type": "Fail", "Error": "deployer.UnknownTarget",
+                        "CausePath": "States.Format('unknown target kind {}', $.leg.kind)"},
+        **_lambda_states(), **_elb_states(),
+        "Verified": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.mode", "StringEquals": "undo"},
+                     {"Variable": "$.leg.layout", "StringEquals": "services"}],
+             "Next": "DiscardService"},
+            {"And": [{"Variable": "$.mode", "StringEquals": "undo"},
+                     {"Variable": "$.leg.layout", "StringEquals": "task_sets"}],
+             "Next": "DiscardTaskSet"},
+        ], "Default": LEG_DONE},
+        "DiscardService": sdk_task("ecs", "updateService", {
+            "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.new_service", "DesiredCount": 0,
+        }, next_state=LEG_DONE, on_error=None),
+        "DiscardTaskSet": sdk_task("ecs", "deleteTaskSet", {
+            "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.service",
+            "TaskSet.$": "$.leg.new_task_set", "Force": True,
+        }, next_state=LEG_DONE, on_error=None),
+        "Mismatch": {"Type": "Fail", "Error": DRIFT, "CausePath": (
+            "States.Format('{}: read back {}, expected {} (someone else changed it; "
+            "deployer leaves it alone)', $.leg.name, $.check.got, $.check.want)")},
+        LEG_DONE: {"Type": "Succeed"},
+    }
+    return {"StartAt": "Route", "States": states}
+
+
+def retire_program() -> dict[str, Any]:
+    """After success: the old ECS tasks go (Lambda keeps its versions)."""
+    states: dict[str, State] = {
+        "Layout": {"Type": "Choice", "Choices": [
+            {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "RetireService"},
+            {"Variable": "$.leg.layout", "StringEquals": "task_sets", "Next": "MakePrimary"},
+        ], "Default": LEG_DONE},
+        "RetireService": sdk_task("ecs", "updateService", {
+            "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.stable_service",
+            "DesiredCount": 0,
+        }, next_state=LEG_DONE, on_error=None),
+        "MakePrimary": sdk_task("ecs", "updateServicePrimaryTaskSet", {
+            "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.service",
+            "PrimaryTaskSet.$": "$.leg.new_task_set",
+        }, next_state="RetireTaskSet", on_error=None),
+        "RetireTaskSet": sdk_task("ecs", "deleteTaskSet", {
+            "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.service",
+            "TaskSet.$": "$.leg.stable_task_set", "Force": True,
+        }, next_state=LEG_DONE, on_error=None),
+        LEG_DONE: {"Type": "Succeed"},
+    }
+    return {"StartAt": "Layout", "States": states}
+
+
+def _kind(kind: str, next_state: str) -> dict[str, Any]:
+    return {"Variable": "$.leg.kind", "StringEquals": kind, "Next": next_state}
+
+
+def _both(kind: str, mode: str, next_state: str) -> dict[str, Any]:
+    return {"And": [{"Variable": "$.leg.kind", "StringEquals": kind},
+                    {"Variable": "$.mode", "StringEquals": mode}], "Next": next_state}
+
+
+def _verify(rules: list[dict[str, Any]]) -> State:
+    return {"Type": "Choice", "Choices": [{"And": rules, "Next": "Verified"}],
+            "Default": "Mismatch"}
+
+
+def _lambda_states() -> dict[str, State]:
+    # A route is {"primary": version, "weights": {new: fraction}}; read back, the alias
+    # must name the same primary version and exactly the same weights.
+    def compare(weights: str) -> State:
+        return {"Type": "Pass", "Parameters": {
+            "version.$": "$.read.alias.FunctionVersion",
+            "weights.$": f"States.JsonToString({weights})",
+            "wantVersion.$": "$.want.r.primary",
+            "wantWeights.$": "States.JsonToString($.want.r.weights)",
+        }, "ResultPath": "$.check", "Next": "LambdaSay"}
+
+    return {
+        "LambdaWrite": sdk_task("lambda", "updateAlias", {
+            "FunctionName.$": "$.leg.function", "Name.$": "$.leg.alias",
+            "FunctionVersion.$": "$.want.r.primary",
+            "RoutingConfig": {"AdditionalVersionWeights.$": "$.want.r.weights"},
+        }, next_state="LambdaRead", on_error=None),
+        "LambdaRead": sdk_task("lambda", "getAlias", {
+            "FunctionName.$": "$.leg.function", "Name.$": "$.leg.alias",
+        }, next_state="LambdaRouted", on_error=None, result_path="$.read",
+            result_selector={"alias.$": "$"}),
+        "LambdaRouted": {"Type": "Choice", "Choices": [
+            {"Variable": "$.read.alias.RoutingConfig.AdditionalVersionWeights",
+             "IsPresent": True, "Next": "LambdaWeights"},
+        ], "Default": "LambdaNoWeights"},
+        "LambdaWeights": compare("$.read.alias.RoutingConfig.AdditionalVersionWeights"),
+        "LambdaNoWeights": compare("$.none"),
+        "LambdaSay": {"Type": "Pass", "Parameters": {
+            "version.$": "$.check.version", "weights.$": "$.check.weights",
+            "wantVersion.$": "$.check.wantVersion", "wantWeights.$": "$.check.wantWeights",
+            "got.$": "States.Format('version {} + {}', $.check.version, $.check.weights)",
+            "want.$": ("States.Format('version {} + {}', $.check.wantVersion, "
+                       "$.check.wantWeights)"),
+        }, "ResultPath": "$.check", "Next": "LambdaVerify"},
+        "LambdaVerify": _verify([
+            {"Variable": "$.check.version", "StringEqualsPath": "$.check.wantVersion"},
+            {"Variable": "$.check.weights", "StringEqualsPath": "$.check.wantWeights"},
+        ]),
+    }
+
+
+def _elb_states() -> dict[str, State]:
+    # A route is {"actions": the full action list to write, "groups": the forward
+    # action's target groups as AWS returns them}; `leg.forward` is that action's index.
+    return {
+        "ListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
+            "ListenerArn.$": "$.leg.arn", "DefaultActions.$": "$.want.r.actions",
+        }, next_state="ListenerRead", on_error=None),
+        "ListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
+            "ListenerArns.$": "States.Array($.leg.arn)",
+        }, next_state="ElbForward", on_error=None, result_path="$.read",
+            result_selector={"actions.$": "$.Listeners[0].DefaultActions"}),
+        "RuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
+            "RuleArn.$": "$.leg.arn", "Actions.$": "$.want.r.actions",
+        }, next_state="RuleRead", on_error=None),
+        "RuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
+            "RuleArns.$": "States.Array($.leg.arn)",
+        }, next_state="ElbForward", on_error=None, result_path="$.read",
+            result_selector={"actions.$": "$.Rules[0].Actions"}),
+        "ElbForward": {"Type": "Pass", "Parameters": {
+            "action.$": "States.ArrayGetItem($.read.actions, $.leg.forward)"},
+            "ResultPath": "$.forward", "Next": "ElbWeights"},
+        "ElbWeights": {"Type": "Pass", "Parameters": {
+            "got.$": "States.JsonToString($.forward.action.ForwardConfig.TargetGroups)",
+            "want.$": "States.JsonToString($.want.r.groups)"},
+            "ResultPath": "$.check", "Next": "ElbVerify"},
+        "ElbVerify": _verify([
+            {"Variable": "$.check.got", "StringEqualsPath": "$.check.want"}]),
+    }

@@ -1,0 +1,116 @@
+"""A moto server that executes state machines, with its interpreter patched where it
+differs from AWS (MOTO-NOTES "Step Functions interpreter vs AWS"). The definitions
+deployer writes are correct for AWS; each patch below makes moto behave as AWS does,
+in this test process (which hosts the server):
+
+1. `aws-sdk:elasticloadbalancingv2:*` is AWS's service name; moto knows only boto3's
+   `elbv2`.
+2. `aws-sdk:` parameters are PascalCase on AWS (`Cluster`, `DesiredCount`); moto
+   passes them to boto3 as they are, which ECS (camelCase) rejects. They are mapped
+   through the operation's input shape, as moto already does for its optimized
+   integrations.
+3. Error names of `aws-sdk:` tasks are `Lambda.X`/`CloudWatch.X` on AWS; moto uses the
+   lower-case boto3 name (`lambda.X`), so no Retry on AWS's names would ever match.
+4. JSONPath: AWS (Jayway) returns a value for a definite path (`$.Listeners[0].
+   DefaultActions`) and a list, possibly empty, for an indefinite one (`[*]`, `..`,
+   filters); moto wraps the former in a list and fails the latter when nothing matches.
+5. SendTaskFailure: moto's HTTP handler drops `cause`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_INDEFINITE = re.compile(r"\[\*\]|\.\.|\[\?|\[-?\d*:-?\d*\]|\[[^\]]*,[^\]]*\]")
+_PATCHED: set[str] = set()
+
+
+def patch_interpreter() -> None:
+    if _PATCHED:
+        return
+    _PATCHED.add("done")
+    _service_names()
+    _jsonpath()
+    _send_task_failure_cause()
+
+
+def _service_names() -> None:
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk,
+    )
+
+    service = sdk.StateTaskServiceAwsSdk
+    service._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {  # type: ignore[misc]
+        **service._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, "elasticloadbalancingv2": "elbv2"}
+    sdk._SERVICE_ERROR_NAMES.update({  # type: ignore[attr-defined]
+        "lambda": "Lambda", "cloudwatch": "CloudWatch", "ecs": "Ecs",
+        "elasticloadbalancingv2": "ElasticLoadBalancingV2"})
+    session = botocore.session.get_session()
+
+    def normalise(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                  service_action_name: str | None = None) -> None:
+        model = session.get_service_model(self._get_boto_service_name())
+        action = self.resource.api_action
+        operation = model.operation_model(action[0].upper() + action[1:])
+        self._to_boto_request(parameters, operation.input_shape)
+
+    service._normalise_parameters = normalise  # type: ignore[method-assign]
+
+
+def _jsonpath() -> None:
+    from jsonpath_ng.ext import parse
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original = json_path.extract_json
+
+    def extract_json(path: str, data: Any) -> Any:
+        matches = parse(path).find(data)
+        if _INDEFINITE.search(path):
+            return [match.value for match in matches]
+        if not matches:
+            raise json_path.NoSuchJsonPathError(json_path=path, data=data)
+        return matches[0].value
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "extract_json", None) is original:
+            module.extract_json = extract_json  # type: ignore[attr-defined]
+
+
+def _send_task_failure_cause() -> None:
+    from moto.stepfunctions import responses
+
+    handler = responses.StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"),
+            cause=self._get_param("cause"))
+        return responses.EmptyResult()
+
+    handler.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+@contextmanager
+def machine_aws() -> Iterator[str]:
+    """A local AWS whose state machines run: MOTO_PORT names the server's own port
+    (the interpreter's tasks call back to localhost:$MOTO_PORT)."""
+    from deployer.demo.server import configure, local_aws
+
+    patch_interpreter()
+    saved = os.environ.get("MOTO_PORT")
+    with local_aws() as endpoint:
+        os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
+        configure(endpoint, {"stepfunctions": {"execute_state_machine": True}})
+        try:
+            yield endpoint
+        finally:
+            if saved is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = saved

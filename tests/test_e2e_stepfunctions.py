@@ -1,0 +1,142 @@
+"""Runs executed by AWS Step Functions (SPEC §11), end to end: the real CLI as a
+subprocess starts an execution on a moto server that runs state machines (its
+interpreter patched where it differs from AWS: tests/sfn_moto.py), and returns; the
+machine shifts, bakes, waits and rolls back with no deployer process alive; the
+operator commands act on the run through the DynamoDB store.
+
+Waits use poll_every 1s (the shortest a state machine's Wait takes) at time-scale 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.demo.world import LambdaWorld, create_lambda_world
+from tests.e2e import Cli, finish, wait_until
+from tests.sfn_moto import machine_aws
+
+ROLE = "arn:aws:iam::123456789012:role/deployer-machine"
+TABLE = "deployer-runs"
+NAMES = (f"sfn{i}" for i in itertools.count())
+
+PLAN = """\
+version: 1
+name: {name}
+target:
+  lambda: {{function: {function}, alias: live, version: "{version}"}}
+strategy:
+{strategy}
+checks: {{alarms: [{alarm}], poll_every: 1s}}
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(dict.fromkeys(keys, "testing"))
+    with machine_aws() as url:
+        yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def cli(endpoint: str, tmp_path: Path) -> Cli:
+    runner = Cli(endpoint, tmp_path)
+    runner.env["DEPLOYER_STORE"] = f"dynamodb://{TABLE}"
+    runner.run("store", "init", f"dynamodb://{TABLE}")
+    return runner
+
+
+@pytest.fixture
+def world(endpoint: str) -> LambdaWorld:
+    name = next(NAMES)
+    return create_lambda_world(endpoint, function=name, alarms=(f"{name}-errors",))
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Callable[..., str]:
+    def write(world: LambdaWorld, strategy: str = "  canary: {weight: 10, bake: 4s}",
+              extra: str = "") -> str:
+        path = tmp_path / f"{world.function}.yaml"
+        path.write_text(PLAN.format(name=world.function, function=world.function,
+                                    version=world.new, strategy=strategy,
+                                    alarm=world.alarms[0], extra=extra))
+        return str(path)
+
+    return write
+
+
+def start(cli: Cli, plan: str, *args: str) -> str:
+    """`rollout --engine stepfunctions`: returns at once; the run id it printed."""
+    result = cli.run("rollout", plan, "--engine", "stepfunctions", "--role-arn", ROLE,
+                     "--time-scale", "1", *args)
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"run (\S+) started on AWS Step Functions", result.stdout)
+    assert found, result.stdout
+    assert "execution arn:aws:states:us-east-1:" in result.stdout
+    return found.group(1)
+
+
+def status(cli: Cli, run_id: str) -> dict[str, Any]:
+    result = cli.run("status", run_id, "--json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def follow(cli: Cli, run_id: str) -> tuple[int, dict[str, Any]]:
+    result = cli.run("status", run_id, "--watch", timeout=90)
+    return result.returncode, status(cli, run_id)
+
+
+def phase_is(cli: Cli, run_id: str, phase: str) -> Callable[[], bool]:
+    return lambda: status(cli, run_id)["phase"] == phase
+
+
+def messages(document: dict[str, Any]) -> list[str]:
+    return [e["message"] for e in document["events"]]
+
+
+def test_canary_runs_to_the_end_with_no_deployer_process(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world))
+    # The CLI has exited; the machine has the run: mid-bake the alias is split 90/10.
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    assert world.alias_state() == (world.stable, {world.new: 0.1})
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert document["outcome"] == "succeeded"
+    assert world.alias_state() == (world.new, {})
+    assert document["weight"] == 100
+    assert document["engine"]["execution_arn"].endswith(f":deployer-{world.function}:{run_id}")
+    events = messages(document)
+    assert "shifted to 10% (read back)" in events
+    assert "shifted to 100% (read back)" in events
+    assert events.index("shifted to 10% (read back)") < events.index("baking 4s")
+
+
+def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    plan = plan_file(world, strategy="  canary: {weight: 20, bake: 30s}")
+    process = cli.start("rollout", plan, "--engine", "stepfunctions", "--role-arn", ROLE,
+                        "--time-scale", "1", "--wait", "--store", f"dynamodb://{TABLE}")
+    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.2}), 30)
+    world.set_alarm(world.alarms[0], "ALARM")
+    code, out, err = finish(process, 60)
+    assert code == 3, err
+    assert "started on AWS Step Functions" in out
+    assert world.alias_state() == (world.stable, {})
+    assert "rolled_back" in err and world.alarms[0] in err
