@@ -140,3 +140,65 @@ def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
     assert "started on AWS Step Functions" in out
     assert world.alias_state() == (world.stable, {})
     assert "rolled_back" in err and world.alarms[0] in err
+
+
+APPROVAL = """\
+  steps:
+    - shift: 25
+    - approve: {timeout: 1m}
+    - shift: 100"""
+
+
+def test_deployer_approve_releases_the_gate(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world, strategy=APPROVAL))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    assert world.alias_state() == (world.stable, {world.new: 0.25})
+    assert cli.run("resume", run_id).returncode == 2  # the engine owns the run
+    result = cli.run("approve", run_id, "--reason", "graphs are flat")
+    assert result.returncode == 0, result.stderr
+    assert "SendTaskSuccess" in result.stdout
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert world.alias_state() == (world.new, {})
+    approvals = [m for m in messages(document) if m.startswith("approve by ")]
+    assert approvals and "graphs are flat" in approvals[0]
+    assert all(r["handled"] for r in document["requests"])
+
+
+def test_abort_at_the_gate_rolls_back(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world, strategy=APPROVAL))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    result = cli.run("abort", run_id, "--reason", "wrong build")
+    assert result.returncode == 0, result.stderr
+    assert "SendTaskFailure" in result.stdout
+    code, document = follow(cli, run_id)
+    assert code == 4, document
+    assert document["outcome"] == "aborted" and "wrong build" in document["reason"]
+    assert world.alias_state() == (world.stable, {})
+
+
+def test_abort_mid_bake_is_read_at_the_next_poll(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 1m}"))
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    result = cli.run("abort", run_id, "--reason", "customer complaints")
+    assert result.returncode == 0, result.stderr
+    assert "within one poll" in result.stdout
+    code, document = follow(cli, run_id)
+    assert code == 4, document
+    assert "customer complaints" in document["reason"]
+    assert world.alias_state() == (world.stable, {})
+    assert document["weight"] == 0
+
+
+def test_promote_cuts_the_bake_short(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    assert cli.run("promote", run_id).returncode == 0
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert world.alias_state() == (world.new, {})
+    assert any("the bake is cut short" in m for m in messages(document))
