@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from deployer.demo.ecs_world import EcsWorld, create_ecs_world
 from deployer.demo.world import LambdaWorld, create_lambda_world
 from tests.e2e import Cli, finish, wait_until
 from tests.sfn_moto import machine_aws
@@ -202,3 +203,57 @@ def test_promote_cuts_the_bake_short(
     assert code == 0, document
     assert world.alias_state() == (world.new, {})
     assert any("the bake is cut short" in m for m in messages(document))
+
+
+ECS_PLAN = """\
+version: 1
+name: {name}
+target:
+  ecs:
+    cluster: {world.cluster}
+{layout}
+    listener: {world.listener}
+    image: {{container: app, uri: "registry.example/{name}:2"}}
+strategy:
+  canary: {{weight: 10, bake: {bake}}}
+checks: {{alarms: [{name}-5xx], poll_every: 1s}}
+"""
+
+
+def ecs_plan(endpoint: str, tmp_path: Path, task_sets: bool, bake: str = "3s"
+             ) -> tuple[EcsWorld, str]:
+    name = next(NAMES)
+    world = create_ecs_world(endpoint, name=name, alarms=(f"{name}-5xx",), task_sets=task_sets)
+    layout = (f"    service: {world.service_name}\n"
+              f"    target_groups: {{blue: {name}-blue, green: {name}-green}}" if task_sets
+              else f"    services: {{blue: {world.blue}, green: {world.green}}}")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(ECS_PLAN.format(name=name, world=world, layout=layout, bake=bake))
+    return world, str(path)
+
+
+def test_an_ecs_canary_on_two_services(endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    world, plan = ecs_plan(endpoint, tmp_path, task_sets=False)
+    run_id = start(cli, plan)
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    assert world.weights() == {"blue": 90, "green": 10}
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert world.weights() == {"blue": 0, "green": 100}
+    assert world.service("blue")["desiredCount"] == 0  # retired by the machine
+    assert document["target"]["new_service"] == world.green
+
+
+def test_an_ecs_task_set_canary_rolled_back_by_an_alarm(endpoint: str, tmp_path: Path,
+                                                        cli: Cli) -> None:
+    world, plan = ecs_plan(endpoint, tmp_path, task_sets=True, bake="1m")
+    (first,) = world.task_sets()
+    run_id = start(cli, plan)
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    assert world.weights() == {"blue": 90, "green": 10}
+    world.set_alarm(world.alarms[0], "ALARM")
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert [t["arn"] for t in world.task_sets()] == [first["arn"]]  # the new one is gone
+    assert world.alarms[0] in document["reason"]
