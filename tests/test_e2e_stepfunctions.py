@@ -257,3 +257,45 @@ def test_an_ecs_task_set_canary_rolled_back_by_an_alarm(endpoint: str, tmp_path:
     assert world.weights() == {"blue": 100, "green": 0}
     assert [t["arn"] for t in world.task_sets()] == [first["arn"]]  # the new one is gone
     assert world.alarms[0] in document["reason"]
+
+
+def application(endpoint: str, tmp_path: Path, count: int, waves: str) -> tuple[
+        list[LambdaWorld], str]:
+    worlds = [create_lambda_world(endpoint, function=next(NAMES),
+                                  alarms=(f"{next(NAMES)}-errors",)) for _ in range(count)]
+    lines = ["version: 1", f"name: {next(NAMES)}", "targets:"]
+    lines += [f"  t{i}: {{lambda: {{function: {w.function}, alias: live, "
+              f"version: \"{w.new}\"}}, alarms: [{w.alarms[0]}]}}"
+              for i, w in enumerate(worlds)]
+    lines += [f"waves: {waves}", "strategy: {canary: {weight: 10, bake: 3s}}",
+              "checks: {poll_every: 1s}"]
+    path = tmp_path / "app.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return worlds, str(path)
+
+
+def test_a_whole_application_in_two_waves(endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    (a, b, c), plan = application(endpoint, tmp_path, 3, "[[t0, t1], [t2]]")
+    run_id = start(cli, plan)
+    wait_until(lambda: c.alias_state() == (c.stable, {c.new: 0.1}), 40)
+    assert a.alias_state() == (a.new, {}) and b.alias_state() == (b.new, {})
+    middle = status(cli, run_id)["targets"]
+    assert (middle["t0"]["weight"], middle["t1"]["weight"]) == (100, 100)
+    assert middle["t2"]["weight"] in (0, 10)
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert all(w.alias_state() == (w.new, {}) for w in (a, b, c))
+    assert all(t["weight"] == 100 for t in document["targets"].values())
+
+
+def test_an_alarm_in_wave_two_rolls_back_wave_one_too(endpoint: str, tmp_path: Path,
+                                                      cli: Cli) -> None:
+    (a, b), plan = application(endpoint, tmp_path, 2, "[[t0], [t1]]")
+    run_id = start(cli, plan)
+    wait_until(lambda: b.alias_state() == (b.stable, {b.new: 0.1}), 40)
+    assert a.alias_state() == (a.new, {})
+    b.set_alarm(b.alarms[0], "ALARM")
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert a.alias_state() == (a.stable, {}) and b.alias_state() == (b.stable, {})
+    assert all(t["weight"] == 0 for t in document["targets"].values())

@@ -133,7 +133,9 @@ class _Compiler:
                 "undo.$": "States.ArrayGetItem($.upto, $.step.e.wave)",
                 "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)"}}
         # Before the wave's first write: each target must still be all on its stable side.
-        self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "Advance")
+        self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "WaveReady")
+        # The wave's targets read back all on stable: that is the run's weight now.
+        self._record("WaveReady", "SET sf_weight = :zero", {":zero": {"N": "0"}}, "Advance")
         self.states["DeadlineHit"] = _fail_with(DEADLINE, "'the plan''s deadline passed'",
                                                 "Rollback", literal=True)
 

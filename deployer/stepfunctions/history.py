@@ -65,7 +65,7 @@ def _legs(count: int) -> Tally:
 
 def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: float) -> Tally:
     if entry.kind == "wave":
-        return STEP + _legs(legs)
+        return STEP + TASK + _legs(legs)
     if entry.kind == "shift":
         return STEP * 2 + TASK + _legs(legs)
     if entry.kind == "bake":
