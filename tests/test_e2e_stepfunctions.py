@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
-from deployer.demo.world import LambdaWorld, create_lambda_world
+from deployer.demo.world import LambdaWorld, client, create_lambda_world
+from deployer.plan.loader import load_plan
+from deployer.stepfunctions.history import worst_case
 from tests.e2e import Cli, finish, wait_until
 from tests.sfn_moto import machine_aws
 
@@ -111,9 +113,16 @@ def messages(document: dict[str, Any]) -> list[str]:
     return [e["message"] for e in document["events"]]
 
 
+def history_events(endpoint: str, execution_arn: str) -> int:
+    sfn = client("stepfunctions", endpoint, "us-east-1")
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return sum(len(page["events"]) for page in pages)
+
+
 def test_canary_runs_to_the_end_with_no_deployer_process(
-        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
-    run_id = start(cli, plan_file(world))
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    plan = plan_file(world)
+    run_id = start(cli, plan)
     # The CLI has exited; the machine has the run: mid-bake the alias is split 90/10.
     wait_until(phase_is(cli, run_id, "BAKING"), 30)
     assert world.alias_state() == (world.stable, {world.new: 0.1})
@@ -127,6 +136,9 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     assert "shifted to 10% (read back)" in events
     assert "shifted to 100% (read back)" in events
     assert events.index("shifted to 10% (read back)") < events.index("baking 4s")
+    # The history budget export checks is an upper bound of what AWS records.
+    used = history_events(endpoint, document["engine"]["execution_arn"])
+    assert 0 < used <= worst_case(load_plan(plan).plan).events
 
 
 def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(

@@ -71,7 +71,7 @@ class _Compiler:
             "Comment": f"deployer release plan {self.plan.name}: {len(self.entries)} steps",
             "QueryLanguage": "JSONPath",
             "StartAt": "Plan",
-            "States": self.states,
+            "States": _reachable("Plan", self.states),
         }
 
     def _record(self, name: str, update: str, values: dict[str, Any], next_state: str,
@@ -476,6 +476,27 @@ class _Compiler:
         self._terminal("Drifted", "FAILED", "failed", 6, "$.error.Cause", "Stop", hint=hint)
         self.states["Stop"] = {"Type": "Fail", "ErrorPath": "$.error.Error",
                                "CausePath": "$.error.Cause"}
+
+
+def _reachable(start: str, states: dict[str, State]) -> dict[str, State]:
+    """Only the states a run can enter (AWS refuses a definition with others): the
+    loop is generic, and a plan without, say, an approval never routes to the gate."""
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            branch["States"] = _reachable(branch["StartAt"], branch["States"])
+    keep: list[str] = []
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.append(name)
+        state = states[name]
+        todo += [state["Next"]] if "Next" in state else []
+        todo += [c["Next"] for c in state.get("Choices", [])]
+        todo += [state["Default"]] if "Default" in state else []
+        todo += [c["Next"] for c in state.get("Catch", [])]
+    return {name: state for name, state in states.items() if name in keep}
 
 
 def _fail_with(error: str, cause: str, next_state: str, *, literal: bool = False) -> State:

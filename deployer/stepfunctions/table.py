@@ -36,7 +36,7 @@ class Entry:
     def document(self) -> dict[str, Any]:
         return {"kind": self.kind, "phase": self.phase, "message": self.message,
                 "stage": self.stage, "wave": self.wave, "index": self.index,
-                "weight": int(self.weight) if self.weight.is_integer() else self.weight,
+                "weight": int(self.weight) if float(self.weight).is_integer() else self.weight,
                 "route": self.route, "polls": self.polls,
                 "timeout": self.timeout, "on_timeout": self.on_timeout,
                 "deadline": self.deadline}

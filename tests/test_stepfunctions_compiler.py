@@ -1,0 +1,227 @@
+"""The Step Functions compiler's output, by structure (no snapshots): for every strategy
+and target layout, every AWS call retries throttling and is caught, every write is
+read back and compared before the run goes on, results are trimmed, and the
+definition stays within what AWS accepts (JSONPath, the history budget)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.plan.compile import compile_strategy
+from deployer.plan.loader import load_plan
+from deployer.plan.model import ReleasePlan
+from deployer.stepfunctions.asl import DRIFT
+from deployer.stepfunctions.compiler import compile_plan
+from deployer.stepfunctions.history import (
+    HISTORY_LIMIT,
+    smallest_poll_that_fits,
+    worst_case,
+)
+from deployer.stepfunctions.table import build_table, shift_weights
+from deployer.stepfunctions.validate import engine_problems
+from strategies.presets import PRESETS
+from tests.conftest import ROOT
+
+LISTENER = ("arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/web/"
+            "50dc6c495c0c9188/f2f7dc8efc522ab2")
+RULE = ("arn:aws:elasticloadbalancing:us-east-1:111122223333:listener-rule/app/web/"
+        "50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee")
+TARGETS = {
+    "lambda": "target: {lambda: {function: checkout, alias: live, version: '7'}}",
+    "ecs-services": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
+                     f"listener: '{LISTENER}', task_definition: 'web:2'}}}}"),
+    "ecs-rule": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
+                 f"rule: '{RULE}', task_definition: 'web:2'}}}}"),
+    "ecs-task-sets": (f"target: {{ecs: {{cluster: shop, service: web, target_groups: "
+                      f"{{blue: web-blue, green: web-green}}, listener: '{LISTENER}', "
+                      f"task_definition: 'web:2'}}}}"),
+    "application": ("targets:\n  api: {lambda: {function: api, alias: live, version: '3'}, "
+                    "alarms: [api-errors]}\n"
+                    f"  web: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
+                    f"listener: '{LISTENER}', task_definition: 'web:2'}}}}\n"
+                    "waves: [[api], [web]]"),
+}
+STRATEGIES = {
+    "canary": "canary: {weight: 10, bake: 5m}",
+    "linear": "linear: {step: 25, every: 1m}",
+    "all_at_once": "all_at_once: {}",
+    "blue_green": "blue_green: {preview: 5, preview_for: 2m, approve: {timeout: 1h}}",
+    "steps": ("steps: [{shift: 5}, {bake: 2m}, {approve: {timeout: 30m, on_timeout: promote}},"
+              " {shift: 50}, {bake: 1m}, {shift: 100}]"),
+    **{f"preset {name}": f"preset: {name}" for name in PRESETS},
+}
+HOOKS = "hooks: {before_traffic: [{lambda: smoke}], after_traffic: [{lambda: check, timeout: 5m}]}"
+
+
+def plan_of(tmp_path: Path, target: str, strategy: str, extra: str = "") -> ReleasePlan:
+    text = "\n".join(["version: 1", "name: shop", target, f"strategy: {{{strategy}}}",
+                      "final_bake: 2m", "keep_old_for: 5m", "deadline: 6h",
+                      "checks: {alarms: [shop-5xx], poll_every: 10s}", HOOKS, extra])
+    path = tmp_path / "plan.yaml"
+    path.write_text(text + "\n")
+    return load_plan(str(path)).plan
+
+
+def scopes(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every scope of state names: the top, each Map's processor, each Parallel branch."""
+    yield states
+    for state in states.values():
+        if state["Type"] == "Map":
+            yield from scopes(state["ItemProcessor"]["States"])
+        for branch in state.get("Branches", []):
+            yield from scopes(branch["States"])
+
+
+def every_state(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for scope in scopes(definition["States"]):
+        yield from scope.items()
+
+
+def successors(state: dict[str, Any]) -> list[str]:
+    found = [state["Next"]] if "Next" in state else []
+    found += [c["Next"] for c in state.get("Choices", [])]
+    found += [state["Default"]] if "Default" in state else []
+    found += [c["Next"] for c in state.get("Catch", [])]
+    return found
+
+
+CASES = [(t, s) for t in TARGETS for s in ("canary", "blue_green", "steps")] + \
+        [("lambda", s) for s in STRATEGIES] + [("ecs-services", s) for s in STRATEGIES
+                                               if s.startswith("preset CodeDeployDefault.ECS")]
+
+
+@pytest.mark.parametrize(("target", "strategy"), CASES)
+def test_every_state_is_wired_and_every_call_retried_and_caught(
+        tmp_path: Path, target: str, strategy: str) -> None:
+    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES[strategy])
+    definition = compile_plan(plan, "runs")
+    assert definition["QueryLanguage"] == "JSONPath"
+    json.dumps(definition)  # a JSON document
+    for scope in scopes(definition["States"]):
+        for name, state in scope.items():
+            for target_name in successors(state):
+                assert target_name in scope, f"{name} -> {target_name} (not in its scope)"
+            assert not {"Arguments", "Output", "Assign"} & set(state), name  # no JSONata
+    top = definition["States"]
+    reachable, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in reachable:
+            reachable.add(name)
+            todo += successors(top[name])
+    assert reachable == set(top), set(top) - reachable
+    for name, state in every_state(definition):
+        if state["Type"] != "Task":
+            continue
+        assert state["Retry"] and all(r["ErrorEquals"] for r in state["Retry"]), name
+        resource = state["Resource"]
+        if resource.startswith("arn:aws:states:::aws-sdk:") and ":dynamodb:" not in resource:
+            assert state["ResultPath"] is None or "ResultSelector" in state, name
+        assert ":elbv2:" not in resource  # AWS's service name is elasticloadbalancingv2
+    for name, state in top.items():
+        if state["Type"] in ("Task", "Map", "Parallel"):
+            assert state.get("Catch"), f"{name} has no Catch"
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
+                                                                target: str) -> None:
+    definition = compile_plan(plan_of(tmp_path, TARGETS[target], STRATEGIES["canary"]), "runs")
+    legs = definition["States"]["Shift"]["ItemProcessor"]["States"]
+    writes = {n: s for n, s in legs.items() if s.get("Resource", "").endswith(
+        ("updateAlias", "modifyListener", "modifyRule"))}
+    assert len(writes) == 3
+    for name, state in writes.items():
+        read = legs[state["Next"]]
+        assert read["Resource"].endswith(("getAlias", "describeListeners", "describeRules"))
+        # From the read, every path reaches a Choice that goes to Mismatch by default.
+        seen, todo, verdicts = set(), [state["Next"]], []
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if legs[current]["Type"] == "Choice" and legs[current].get("Default") == "Mismatch":
+                verdicts.append(current)
+                continue
+            todo += [n for n in successors(legs[current]) if n in legs]
+        assert verdicts, name
+    assert legs["Mismatch"] == {**legs["Mismatch"], "Type": "Fail", "Error": DRIFT}
+    catches = definition["States"]["Shift"]["Catch"]
+    assert catches[0] == {"ErrorEquals": [DRIFT], "ResultPath": "$.error", "Next": "Drifted"}
+    assert definition["States"]["Drifted"]["Next"] == "Stop"  # drift never touches traffic
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_the_step_table_is_the_strategy_once_per_wave(tmp_path: Path, strategy: str) -> None:
+    plan = plan_of(tmp_path, TARGETS["application"], STRATEGIES[strategy])
+    table = build_table(plan)
+    weights = shift_weights(compile_strategy(plan.strategy))
+    for wave in (0, 1):
+        shifts = [e.weight for e in table if e.kind == "shift" and e.wave == wave]
+        assert shifts == weights
+    kinds = [e.kind for e in table]
+    assert kinds[-2:] == ["retire", "done"]
+    assert [e.stage for e in table if e.kind == "bake" and e.stage] == [
+        "final_bake", "final_bake", "keep_old"]
+    # The deadline stops applying once the last final bake has passed.
+    assert [e.deadline for e in table if e.stage in ("keep_old", "retire")] == [False, False]
+
+
+def test_waits_follow_the_time_scale_from_the_input(tmp_path: Path) -> None:
+    definition = compile_plan(plan_of(tmp_path, TARGETS["lambda"], STRATEGIES["steps"]), "runs")
+    waits = [s for _, s in every_state(definition) if s["Type"] == "Wait"]
+    assert waits and all("SecondsPath" in s and "Seconds" not in s for s in waits)
+    gate = definition["States"]["Gate"]["Branches"][0]["States"]["WaitForOperator"]
+    assert gate["Resource"].endswith("dynamodb:updateItem.waitForTaskToken")
+    assert gate["TimeoutSecondsPath"] == "$.gate.timeout"
+    assert "$$.Task.Token" in json.dumps(gate["Parameters"])
+
+
+def test_engine_refuses_what_a_state_machine_cannot_do(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, TARGETS["lambda"], STRATEGIES["canary"], "\n".join([
+        "notify: {}"]))
+    assert engine_problems(plan) == []
+    extra = ("hooks: {before_traffic: [{command: [./smoke.sh]}, "
+             "{http: {url: 'https://shop.example/health'}}]}")
+    text = (tmp_path / "plan.yaml").read_text().replace(HOOKS, extra)
+    text = text.replace("checks: {alarms: [shop-5xx], poll_every: 10s}",
+                        "checks: {alarms: [shop-5xx], poll_every: 10s, metrics: "
+                        "{error_rate: {max: 2%}}}")
+    (tmp_path / "plan.yaml").write_text(text)
+    problems = engine_problems(load_plan(str(tmp_path / "plan.yaml")).plan)
+    assert [p.split(":")[0] for p in problems] == [
+        "hooks.before_traffic[0].command", "hooks.before_traffic[1].http", "checks.metrics"]
+
+
+def test_a_plan_above_the_history_limit_is_refused_naming_the_poll_that_fits(
+        tmp_path: Path) -> None:
+    plan_of(tmp_path, TARGETS["lambda"], "canary: {weight: 10, bake: 5h}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(path.read_text().replace("poll_every: 10s", "poll_every: 1s"))
+    plan = load_plan(str(path)).plan
+    assert worst_case(plan).events > HISTORY_LIMIT
+    fits = smallest_poll_that_fits(plan)
+    assert fits is not None
+    assert worst_case(plan, fits).events <= HISTORY_LIMIT < worst_case(plan, fits - 1).events
+    (problem,) = [p for p in engine_problems(plan) if p.startswith("checks.poll_every")]
+    assert f"{fits:g}s" in problem
+
+
+def test_a_preset_fits_the_history_with_room_to_spare(tmp_path: Path) -> None:
+    for name in PRESETS:
+        plan = plan_of(tmp_path, TARGETS["lambda"], f"preset: {name}")
+        assert worst_case(plan).events < HISTORY_LIMIT, name
+
+
+def test_the_example_configs_compile(tmp_path: Path) -> None:
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        plan = load_plan(str(path)).plan
+        if engine_problems(plan):  # e.g. an http hook: refused, by name
+            continue
+        assert compile_plan(plan, "runs")["States"]
