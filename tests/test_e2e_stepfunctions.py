@@ -141,9 +141,31 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     assert 0 < used <= worst_case(load_plan(plan).plan).events
 
 
+def subscribed_queue(endpoint: str, name: str) -> tuple[str, Callable[[], list[str]]]:
+    """An SNS topic with an SQS queue subscribed; the events the queue has received."""
+    sns, sqs = client("sns", endpoint, "us-east-1"), client("sqs", endpoint, "us-east-1")
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    seen: list[str] = []
+
+    def events() -> list[str]:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                "Messages", []):
+            seen.append(json.loads(message["Body"])["event"])
+        return seen
+
+    return topic, events
+
+
 def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
-        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
-    plan = plan_file(world, strategy="  canary: {weight: 20, bake: 30s}")
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    topic, notified = subscribed_queue(endpoint, world.function)
+    plan = plan_file(world, strategy="  canary: {weight: 20, bake: 30s}",
+                     extra=f"notify: {{sns_topic: '{topic}'}}")
     process = cli.start("rollout", plan, "--engine", "stepfunctions", "--role-arn", ROLE,
                         "--time-scale", "1", "--wait", "--store", f"dynamodb://{TABLE}")
     wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.2}), 30)
@@ -153,6 +175,7 @@ def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
     assert "started on AWS Step Functions" in out
     assert world.alias_state() == (world.stable, {})
     assert "rolled_back" in err and world.alarms[0] in err
+    wait_until(lambda: notified() == ["started", "rolled_back"], 10)
 
 
 APPROVAL = """\

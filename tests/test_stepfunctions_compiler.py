@@ -90,6 +90,7 @@ def successors(state: dict[str, Any]) -> list[str]:
     return found
 
 
+NOTIFY = "notify: {sns_topic: 'arn:aws:sns:us-east-1:111122223333:deploys'}"
 CASES = [(t, s) for t in TARGETS for s in ("canary", "blue_green", "steps")] + \
         [("lambda", s) for s in STRATEGIES] + [("ecs-services", s) for s in STRATEGIES
                                                if s.startswith("preset CodeDeployDefault.ECS")]
@@ -98,9 +99,14 @@ CASES = [(t, s) for t in TARGETS for s in ("canary", "blue_green", "steps")] + \
 @pytest.mark.parametrize(("target", "strategy"), CASES)
 def test_every_state_is_wired_and_every_call_retried_and_caught(
         tmp_path: Path, target: str, strategy: str) -> None:
-    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES[strategy])
+    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES[strategy],
+                   NOTIFY if strategy == "steps" else "")
     definition = compile_plan(plan, "runs")
     assert definition["QueryLanguage"] == "JSONPath"
+    publishes = [s for _, s in every_state(definition)
+                 if s.get("Resource") == "arn:aws:states:::sns:publish"]
+    # started, approval_requested, succeeded, rolled_back, aborted, failed
+    assert len(publishes) == (6 if strategy == "steps" else 0)
     json.dumps(definition)  # a JSON document
     for scope in scopes(definition["States"]):
         for name, state in scope.items():

@@ -217,6 +217,8 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
     if hooks:
         statements.append(_statement("InvokeHooks", ["lambda:InvokeFunction"],
                                      [arn for hook in hooks for arn in scope.function(hook)]))
+    if plan.notify.sns_topic:
+        statements.append(_statement("Notify", ["sns:Publish"], [plan.notify.sns_topic]))
     statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                  [scope.arn("dynamodb", f"table/{table}")]))
     return {"Version": "2012-10-17", "Statement": statements}

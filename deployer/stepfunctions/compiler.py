@@ -79,6 +79,32 @@ class _Compiler:
         self.states[name] = update_record(self.table, update, values, next_state=next_state,
                                           on_error=on_error)
 
+    def _notice(self, name: str, event_name: str, next_state: str) -> str:
+        """Publish `event_name` to the plan's SNS topic (the local engine's message, an
+        `event` attribute to filter on), then go to `next_state`; without a topic, or
+        when publishing fails, simply go on: a notification never decides a release."""
+        topic = self.plan.notify.sns_topic
+        if topic is None:
+            return next_state
+        self.states[name] = {"Type": "Pass", "ResultPath": "$.notice",
+                             "Next": f"{name}Publish", "Parameters": {
+                                 "event": event_name, "run_id.$": "$.run.id",
+                                 "plan_name": self.plan.name, "at.$": "$$.State.EnteredTime",
+                                 "execution.$": "$$.Execution.Id"}}
+        self.states[f"{name}Publish"] = {
+            "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {
+                "TopicArn": topic, "Subject": f"deployer {self.plan.name}: {event_name}"[:100],
+                "Message.$": "States.JsonToString($.notice)",
+                "MessageAttributes": {
+                    "event": {"DataType": "String", "StringValue": event_name},
+                    "plan_name": {"DataType": "String", "StringValue": self.plan.name}},
+            },
+            "ResultPath": None, "Retry": retry("sns"), "Next": next_state,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": next_state}],
+        }
+        return name
+
     # ------------------------------------------------------------ the loop
 
     def _loop(self) -> None:
@@ -92,7 +118,7 @@ class _Compiler:
         self._record("Started", f"SET sf_execution = :execution, {APPEND_EVENT}", {
             ":execution": {"S.$": "$$.Execution.Id"}, **NO_EVENTS,
             ":event": {"L": [event("PENDING", "execution started on AWS Step Functions")]},
-        }, "LoadStep")
+        }, self._notice("NoticeStarted", "started", "LoadStep"))
         self.states["LoadStep"] = {
             "Type": "Pass", "ResultPath": "$.step", "Next": "Gatekeeper",
             "Parameters": {"e.$": "States.ArrayGetItem($.plan.steps, $.pos.at)",
@@ -289,7 +315,9 @@ class _Compiler:
     def _gate(self) -> None:
         if not any(e.kind == "approve" for e in self.entries):
             return
-        self.states["GatePrep"] = {"Type": "Pass", "ResultPath": "$.gate", "Next": "Gate",
+        self.states["GatePrep"] = {"Type": "Pass", "ResultPath": "$.gate",
+                                   "Next": self._notice("NoticeApproval", "approval_requested",
+                                                        "Gate"),
                                    "Parameters": {"timeout.$": "States.ArrayGetItem("
                                                   "$.run.timeouts, $.pos.at)"}}
         token_wait: State = {
@@ -429,7 +457,8 @@ class _Compiler:
                 "States.Format('warning: retiring the old version failed: {}: {}', "
                 "$.error.Error, $.error.Cause)"))]},
         }, "Advance", on_error="Advance")
-        self._terminal("Finish", "SUCCEEDED", "succeeded", 0, "'succeeded'", "Succeeded",
+        self._terminal("Finish", "SUCCEEDED", "succeeded", 0, "'succeeded'",
+                       self._notice("NoticeSucceeded", "succeeded", "Succeeded"),
                        weight="100")
         self.states["Succeeded"] = {"Type": "Succeed"}
 
@@ -466,14 +495,17 @@ class _Compiler:
         self.states["HowEnded"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.error.Error", "StringEquals": ABORTED, "Next": "RecordAborted"}],
             "Default": "RecordRolledBack"}
-        self._terminal("RecordAborted", "ABORTED", "aborted", 4, "$.error.Cause", "Stop",
+        self._terminal("RecordAborted", "ABORTED", "aborted", 4, "$.error.Cause",
+                       self._notice("NoticeAborted", "aborted", "Stop"),
                        weight="0")
         self._terminal("RecordRolledBack", "ROLLED_BACK", "rolled_back", 3, "$.error.Cause",
-                       "Stop", weight="0")
+                       self._notice("NoticeRolledBack", "rolled_back", "Stop"), weight="0")
         self._terminal("RollbackFailed", "FAILED", "failed", 6, (
             "States.Format('{} and then the rollback failed: {}: {}', $.error.Cause, "
-            "$.undoError.Error, $.undoError.Cause)"), "Stop", hint=hint)
-        self._terminal("Drifted", "FAILED", "failed", 6, "$.error.Cause", "Stop", hint=hint)
+            "$.undoError.Error, $.undoError.Cause)"),
+            self._notice("NoticeFailed", "failed", "Stop"), hint=hint)
+        self._terminal("Drifted", "FAILED", "failed", 6, "$.error.Cause",
+                       self._notice("NoticeFailed", "failed", "Stop"), hint=hint)
         self.states["Stop"] = {"Type": "Fail", "ErrorPath": "$.error.Error",
                                "CausePath": "$.error.Cause"}
 

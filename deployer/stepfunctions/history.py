@@ -52,6 +52,9 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
     entries = build_table(plan, poll)
     sizes = [len(w) for w in plan.wave_names]
     total = TASK + STEP + Tally(2, 0)  # Plan, Started, execution started / ended
+    if plan.notify.sns_topic:  # started, approval requested (each gate), the outcome
+        gates = sum(1 for e in entries if e.kind == "approve")
+        total = total + (TASK + STEP) * (2 + gates)
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
     # A promote --full adds one shift; a rollback at the very end restores every target.
