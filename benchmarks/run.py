@@ -13,6 +13,7 @@ from benchmarks import (
     bench_application,
     bench_reaction,
     bench_resources,
+    bench_stepfunctions,
     bench_store,
     bench_validate,
 )
@@ -25,6 +26,7 @@ SUITES = [
     ("whole application: 50 targets in one wave", bench_application.run),
     ("controller resources during a 1-hour bake", bench_resources.run),
     ("store write latency", bench_store.run),
+    ("runs on Step Functions: history, cost, rollout wall time", bench_stepfunctions.run),
 ]
 
 

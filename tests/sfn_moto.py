@@ -19,6 +19,7 @@ in this test process (which hosts the server):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -103,6 +104,9 @@ def machine_aws() -> Iterator[str]:
     from deployer.demo.server import configure, local_aws
 
     patch_interpreter()
+    # The interpreter logs every error it handles (a Choice's IsPresent on a missing
+    # path, a Catch taken): expected here, and not news.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     saved = os.environ.get("MOTO_PORT")
     with local_aws() as endpoint:
         os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
