@@ -35,36 +35,21 @@ def _store_and_identity() -> tuple[Settings, Store, str]:
 
 def _request(run_id: str, action: str, reason: str | None) -> int:
     from deployer.core.record import lease_alive
-    from deployer.runs.operator import submit
+    from deployer.runs.operator import request_action
 
     options, store, who = _store_and_identity()
-    record, request = submit(store, run_id, action, who, reason)
+    record, request, sent = request_action(store, run_id, action, who, reason, options)
+    verb = action.replace("_", " --")
     if record.on_stepfunctions:
-        return _machine_request(options, store, record, request, who)
-    click.echo(f"{action.replace('_', ' --')} requested for {run_id} by {who} "
+        how = f"its approval answered ({sent})" if sent else \
+            "the state machine acts on it within one poll"
+        click.echo(f"{verb} requested for {run_id} by {who} (request {request['id']}); {how}")
+        return ExitCode.SUCCEEDED
+    click.echo(f"{verb} requested for {run_id} by {who} "
                f"(request {request['id']}); the controller acts on it within one poll")
     if not lease_alive(record):
         click.echo(f"warning: no live controller holds {run_id} (its lease expired); "
                    f"run `deployer resume {run_id}` to act on it", err=True)
-    return ExitCode.SUCCEEDED
-
-
-def _machine_request(options: Settings, store: Store, record: RunRecord,
-                     request: dict[str, object], who: str) -> int:
-    """A run on Step Functions: a gate is answered through its task token; otherwise
-    the state machine reads the request from the record at its next poll."""
-    from deployer.runs.operator import answer_machine_gate
-    from deployer.runs.rollout import aws_context
-
-    verb = str(request["action"]).replace("_", " --")
-    arn = str(record.engine.get("execution_arn", ""))
-    region = arn.split(":")[3] if arn.count(":") >= 3 else None
-    client = aws_context(options, region).client("stepfunctions")
-    sent = answer_machine_gate(store, record, dict(request), client)
-    how = f"its approval answered ({sent})" if sent else \
-        "the state machine acts on it within one poll"
-    click.echo(f"{verb} requested for {record.run_id} by {who} (request {request['id']}); "
-               f"{how}")
     return ExitCode.SUCCEEDED
 
 

@@ -49,7 +49,8 @@ def dashboard(host: str, port: int, token: str | None) -> int:
                    "token (Authorization: Bearer, or sign in at /login)", err=True)
     else:
         click.echo(f"deployer dashboard on http://{host}:{port} (this machine only)", err=True)
-    uvicorn.run(create_app(store, identity, token), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, identity, token, options), host=host, port=port,
+                log_level="warning")
     return ExitCode.SUCCEEDED
 
 

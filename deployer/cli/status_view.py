@@ -52,6 +52,8 @@ def render_text(record: RunRecord, events: int = 5) -> str:
         lines.append(("analysis " if number == 0 else "         ") + line)
     lines.append(f"started  {record.started_at}" + (f"   ended {record.ended_at}"
                                                      if record.ended_at else ""))
+    if record.on_stepfunctions:
+        lines.append(f"engine   AWS Step Functions: {record.engine.get('execution_arn')}")
     if not record.terminal and record.lease:
         state = "live" if lease_alive(record) else "EXPIRED: the controller may have died"
         until = datetime.fromtimestamp(record.lease.get("expires_at", 0), UTC)

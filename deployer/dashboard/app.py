@@ -21,10 +21,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from deployer.core.ports import Store
+from deployer.core.settings import Settings
 from deployer.display.chart import chart_of
 from deployer.errors import DeployerError
 from deployer.plan.durations import format_duration
-from deployer.runs.operator import OperatorError, submit
+from deployer.runs.operator import OperatorError, request_action
 from deployer.store import RunNotFound
 
 SESSION, TOKEN = "deployer_session", "deployer_token"
@@ -35,8 +36,10 @@ ACTIONS = (("approve", "approve", False), ("promote", "promote", False),
 class Dashboard:
     """The app's state (the store, who acts, the token, the CSRF secret) and its pages."""
 
-    def __init__(self, store: Store, identity: str, token: str | None) -> None:
+    def __init__(self, store: Store, identity: str, token: str | None,
+                 settings: Settings | None = None) -> None:
         self.store, self.identity, self.token = store, identity, token
+        self.settings = settings  # how to reach AWS (answering a Step Functions gate)
         self.secret = secrets.token_bytes(32)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
@@ -128,7 +131,8 @@ class Dashboard:
             return HTMLResponse("no such run", status_code=404)
         reason = str(form.get("reason", "")) or "from the dashboard"
         try:
-            submit(self.store, run_id, action, f"{self.identity} (dashboard)", reason)
+            request_action(self.store, run_id, action, f"{self.identity} (dashboard)", reason,
+                           self.settings)
         except (OperatorError, DeployerError) as exc:
             return self.run_page(request, message=exc.message, status=409)
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
@@ -149,8 +153,9 @@ class Dashboard:
         return response
 
 
-def create_app(store: Store, identity: str, token: str | None = None) -> Starlette:
-    app = Dashboard(store, identity, token)
+def create_app(store: Store, identity: str, token: str | None = None,
+               settings: Settings | None = None) -> Starlette:
+    app = Dashboard(store, identity, token, settings)
     return Starlette(routes=[
         Route("/", app.runs),
         Route("/login", app.login, methods=["GET", "POST"]),

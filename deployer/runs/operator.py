@@ -15,6 +15,7 @@ from typing import Any
 from deployer.core.clock import iso
 from deployer.core.ports import Store
 from deployer.core.record import Phase, RunRecord
+from deployer.core.settings import Settings
 from deployer.errors import DeployerError, ExitCode
 from deployer.store import RunNotFound, StoreConflict
 
@@ -132,3 +133,21 @@ def answer_machine_gate(store: Store, record: RunRecord, request: dict[str, Any]
             raise OperatorError(f"run {record.run_id}'s approval is no longer waiting "
                                 f"({code}); see deployer status {record.run_id}") from None
         raise DeployerError(f"cannot answer run {record.run_id}'s approval: {exc}") from exc
+
+
+def request_action(store: Store, run_id: str, action: str, by: str, reason: str | None,
+                   settings: Settings | None) -> tuple[RunRecord, dict[str, Any], str | None]:
+    """`submit`, and for a run on Step Functions waiting at a gate, answer the gate:
+    (the record, the request, the Step Functions call made or None)."""
+    record, request = submit(store, run_id, action, by, reason)
+    if not record.on_stepfunctions:
+        return record, request, None
+    from deployer.aws import AwsContext
+
+    arn = str(record.engine.get("execution_arn", ""))
+    region = arn.split(":")[3] if arn.count(":") >= 3 else None
+    aws = AwsContext(region=(settings.region if settings else None) or region,
+                     profile=settings.profile if settings else None,
+                     endpoint_url=settings.endpoint_url if settings else None)
+    sent = answer_machine_gate(store, record, request, aws.client("stepfunctions"))
+    return record, request, sent
