@@ -108,6 +108,8 @@ def test_every_state_is_wired_and_every_call_retried_and_caught(
     # started, approval_requested, succeeded, rolled_back, aborted, failed
     assert len(publishes) == (6 if strategy == "steps" else 0)
     json.dumps(definition)  # a JSON document
+    names = [name for name, _ in every_state(definition)]
+    assert len(names) == len(set(names)), "state names must be unique in the whole machine"
     for scope in scopes(definition["States"]):
         for name, state in scope.items():
             for target_name in successors(state):
@@ -138,7 +140,13 @@ def test_every_state_is_wired_and_every_call_retried_and_caught(
 def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
                                                                 target: str) -> None:
     definition = compile_plan(plan_of(tmp_path, TARGETS[target], STRATEGIES["canary"]), "runs")
-    legs = definition["States"]["Shift"]["ItemProcessor"]["States"]
+    legs = {name.removeprefix("Write"): state for name, state in
+            definition["States"]["Shift"]["ItemProcessor"]["States"].items()}
+    legs = {name: {**state, **{k: state[k].removeprefix("Write") for k in ("Next", "Default")
+                               if k in state},
+                   "Choices": [{**c, "Next": c["Next"].removeprefix("Write")}
+                               for c in state.get("Choices", [])]}
+            for name, state in legs.items()}
     writes = {n: s for n, s in legs.items() if s.get("Resource", "").endswith(
         ("updateAlias", "modifyListener", "modifyRule"))}
     assert len(writes) == 3

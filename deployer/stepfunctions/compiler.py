@@ -35,7 +35,7 @@ from deployer.stepfunctions.asl import (
     sdk_task,
     update_record,
 )
-from deployer.stepfunctions.legs import leg_program, retire_program
+from deployer.stepfunctions.legs import leg_program, prefixed, retire_program
 from deployer.stepfunctions.table import Entry, build_table
 
 MAP_CONCURRENCY = 16
@@ -159,7 +159,8 @@ class _Compiler:
                 "undo.$": "States.ArrayGetItem($.upto, $.step.e.wave)",
                 "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)"}}
         # Before the wave's first write: each target must still be all on its stable side.
-        self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "WaveReady")
+        self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "WaveReady",
+                                                  "Check")
         # The wave's targets read back all on stable: that is the run's weight now.
         self._record("WaveReady", "SET sf_weight = :zero", {":zero": {"N": "0"}}, "Advance")
         self.states["DeadlineHit"] = _fail_with(DEADLINE, "'the plan''s deadline passed'",
@@ -173,13 +174,15 @@ class _Compiler:
                    and e.stage not in {"final_bake", "keep_old"})
         return last + 1
 
-    def _legs_map(self, items: str, mode: str, route: str, next_state: str) -> State:
+    def _legs_map(self, items: str, mode: str, route: str, next_state: str, prefix: str
+                  ) -> State:
         route_value = {"route": int(route)} if route.isdigit() else {"route.$": route}
         state: State = {
             "Type": "Map", "ItemsPath": items, "MaxConcurrency": MAP_CONCURRENCY,
             "ItemSelector": {"leg.$": "$$.Map.Item.Value", "mode": mode, "none": {},
                              **route_value},
-            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **leg_program()},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+                              **prefixed(leg_program(), prefix)},
             "ResultPath": None, "Next": next_state,
         }
         if mode != "undo":
@@ -193,7 +196,8 @@ class _Compiler:
                                     "Parameters": {"route.$": "$.step.e.route",
                                                    "weight.$": "$.step.e.weight",
                                                    "jump": False}}
-        self.states["Shift"] = self._legs_map("$.cur.legs", "write", "$.to.route", "Shifted")
+        self.states["Shift"] = self._legs_map("$.cur.legs", "write", "$.to.route", "Shifted",
+                                             "Write")
         self._record("Shifted", f"SET sf_weight = :weight, sf_phase = :phase, {APPEND_EVENT}", {
             ":weight": {"N.$": "States.JsonToString($.to.weight)"},
             ":phase": {"S": "SHIFTING"}, **NO_EVENTS,
@@ -447,7 +451,8 @@ class _Compiler:
         self.states["Retire"] = {
             "Type": "Map", "ItemsPath": "$.all", "MaxConcurrency": MAP_CONCURRENCY,
             "ItemSelector": {"leg.$": "$$.Map.Item.Value"},
-            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **retire_program()},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+                              **prefixed(retire_program(), "Retire")},
             "ResultPath": None, "Next": "Advance", "Catch": [catch("RetireFailed")],
         }
         # Traffic is whole on the new version: a failure to scale the old one down is
@@ -488,7 +493,7 @@ class _Compiler:
             ":event": {"L": [event("ROLLING_BACK",
                                    "States.Format('rolling back: {}', $.error.Cause)")]},
         }, "Undo", on_error="Undo")
-        undo = self._legs_map("$.cur.undo", "undo", "0", "HowEnded")
+        undo = self._legs_map("$.cur.undo", "undo", "0", "HowEnded", "Undo")
         undo["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.undoError",
                           "Next": "RollbackFailed"}]
         self.states["Undo"] = undo

@@ -17,6 +17,26 @@ from deployer.stepfunctions.asl import DRIFT, State, sdk_task
 LEG_DONE = "LegDone"
 
 
+def prefixed(program: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """`program` with every state name prefixed: ASL wants each name unique in the
+    whole state machine, and the same program runs in several Maps."""
+    def name(old: str) -> str:
+        return f"{prefix}{old}"
+
+    states: dict[str, State] = {}
+    for old, original in program["States"].items():
+        state = dict(original)
+        for key in ("Next", "Default"):
+            if key in state:
+                state[key] = name(state[key])
+        if "Choices" in state:
+            state["Choices"] = [{**c, "Next": name(c["Next"])} for c in state["Choices"]]
+        if "Catch" in state:
+            state["Catch"] = [{**c, "Next": name(c["Next"])} for c in state["Catch"]]
+        states[name(old)] = state
+    return {"StartAt": name(program["StartAt"]), "States": states}
+
+
 def leg_program() -> dict[str, Any]:
     """The Map iterator: `$.leg`, `$.route` (index into leg.routes), `$.mode`
     (write | check | undo)."""
