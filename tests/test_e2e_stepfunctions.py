@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from deployer.demo.ecs_world import EcsWorld, create_ecs_world
+from deployer.demo.server import queue_lambda_results
 from deployer.demo.world import LambdaWorld, client, create_lambda_world
 from deployer.plan.loader import load_plan
 from deployer.stepfunctions.history import worst_case
@@ -334,3 +335,55 @@ def test_an_alarm_in_wave_two_rolls_back_wave_one_too(endpoint: str, tmp_path: P
     assert code == 3, document
     assert a.alias_state() == (a.stable, {}) and b.alias_state() == (b.stable, {})
     assert all(t["weight"] == 0 for t in document["targets"].values())
+
+
+def test_someone_else_changing_the_alias_mid_bake_is_drift_left_alone(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    run_id = start(cli, plan_file(world, strategy="  linear: {step: 20, every: 3s}"))
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    client("lambda", endpoint, "us-east-1").update_alias(
+        FunctionName=world.function, Name="live", FunctionVersion=world.stable,
+        RoutingConfig={"AdditionalVersionWeights": {world.new: 0.5}})
+    code, document = follow(cli, run_id)
+    assert code == 6, document
+    assert document["outcome"] == "failed" and "someone else changed it" in document["reason"]
+    assert world.alias_state() == (world.stable, {world.new: 0.5})  # not fought, not undone
+    assert "deployer rollback" in (document["hint"] or "")
+
+
+def hook_plan(world: LambdaWorld, plan_file: Callable[..., str], endpoint: str) -> str:
+    iam = client("iam", endpoint, "us-east-1")
+    role = iam.get_role(RoleName=f"{world.function}-role")["Role"]["Arn"]
+    client("lambda", endpoint, "us-east-1").create_function(
+        FunctionName=f"{world.function}-smoke", Runtime="python3.12", Role=role,
+        Handler="h.main", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+    return plan_file(world, strategy="  canary: {weight: 10, bake: 2s}",
+                     extra=f"hooks: {{before_traffic: [{{lambda: {world.function}-smoke, "
+                           f"timeout: 5m}}]}}")
+
+
+def test_a_before_traffic_hook_that_fails_rolls_back_before_any_traffic(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    plan = hook_plan(world, plan_file, endpoint)
+    queue_lambda_results(endpoint, [json.dumps({"hookStatus": "Failed"})], "us-east-1")
+    code, document = follow(cli, start(cli, plan))
+    assert code == 3, document
+    assert "before_traffic hook" in document["reason"] and "Failed" in document["reason"]
+    assert not any(m.startswith("shifted") for m in messages(document))
+    assert world.alias_state() == (world.stable, {})
+
+
+def test_an_in_progress_hook_is_asked_again_until_it_succeeds(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    plan = hook_plan(world, plan_file, endpoint)
+    queue_lambda_results(endpoint, [json.dumps({"hookStatus": "IN_PROGRESS"}),
+                                    json.dumps({"hookStatus": "SUCCEEDED"})], "us-east-1")
+    code, document = follow(cli, start(cli, plan, "--time-scale", "30"))
+    assert code == 0, document
+    assert world.alias_state() == (world.new, {})
+    sfn = client("stepfunctions", endpoint, "us-east-1")
+    history = sfn.get_execution_history(executionArn=document["engine"]["execution_arn"],
+                                        maxResults=1000)["events"]
+    invokes = [e for e in history if e["type"] == "TaskScheduled"
+               and e["taskScheduledEventDetails"]["resource"] == "invoke"]
+    assert len(invokes) == 2  # IN_PROGRESS, then asked again

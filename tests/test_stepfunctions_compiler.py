@@ -166,8 +166,14 @@ def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
             todo += [n for n in successors(legs[current]) if n in legs]
         assert verdicts, name
     assert legs["Mismatch"] == {**legs["Mismatch"], "Type": "Fail", "Error": DRIFT}
-    catches = definition["States"]["Shift"]["Catch"]
-    assert catches[0] == {"ErrorEquals": [DRIFT], "ResultPath": "$.error", "Next": "Drifted"}
+    for name in ("ShiftCheck", "Shift"):
+        catches = definition["States"][name]["Catch"]
+        assert catches[0] == {"ErrorEquals": [DRIFT], "ResultPath": "$.error",
+                              "Next": "Drifted"}
+    # Compare before write: the check reads the route this run last set.
+    check = definition["States"]["ShiftCheck"]
+    assert (check["Next"], check["ItemSelector"]["mode"]) == ("Shift", "check")
+    assert check["ItemSelector"]["route.$"] == "$.cur.route"
     assert definition["States"]["Drifted"]["Next"] == "Stop"  # drift never touches traffic
 
 

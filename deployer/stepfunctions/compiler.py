@@ -157,7 +157,8 @@ class _Compiler:
             "Type": "Pass", "ResultPath": "$.cur", "Next": "WaveCheck", "Parameters": {
                 "legs.$": "States.ArrayGetItem($.waves, $.step.e.wave)",
                 "undo.$": "States.ArrayGetItem($.upto, $.step.e.wave)",
-                "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)"}}
+                "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)",
+                "route": 0}}
         # Before the wave's first write: each target must still be all on its stable side.
         self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "WaveReady",
                                                   "Check")
@@ -192,10 +193,14 @@ class _Compiler:
     # ------------------------------------------------------------ shifts
 
     def _shift(self) -> None:
-        self.states["ShiftPrep"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "Shift",
+        self.states["ShiftPrep"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "ShiftCheck",
                                     "Parameters": {"route.$": "$.step.e.route",
                                                    "weight.$": "$.step.e.weight",
                                                    "jump": False}}
+        # Compare before write: every target must still read what this run last set
+        # (someone else's change is drift, never overwritten), then write and read back.
+        self.states["ShiftCheck"] = self._legs_map("$.cur.legs", "check", "$.cur.route",
+                                                   "Shift", "Before")
         self.states["Shift"] = self._legs_map("$.cur.legs", "write", "$.to.route", "Shifted",
                                              "Write")
         self._record("Shifted", f"SET sf_weight = :weight, sf_phase = :phase, {APPEND_EVENT}", {
@@ -203,11 +208,13 @@ class _Compiler:
             ":phase": {"S": "SHIFTING"}, **NO_EVENTS,
             ":event": {"L": [event("SHIFTING", "States.Format('shifted to {}% (read back)', "
                                                "$.to.weight)", "$.to.weight")]},
-        }, "AfterShift")
+        }, "Remember")
+        self.states["Remember"] = {"Type": "Pass", "InputPath": "$.to.route",
+                                   "ResultPath": "$.cur.route", "Next": "AfterShift"}
         self.states["AfterShift"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.to.jump", "BooleanEquals": True, "Next": "PromoteJump"},
         ], "Default": "Advance"}
-        self.states["PromoteFull"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "Shift",
+        self.states["PromoteFull"] = {"Type": "Pass", "ResultPath": "$.to", "Next": "ShiftCheck",
                                       "Parameters": {"route.$": "$.plan.full_route",
                                                      "weight": 100, "jump": True}}
         self.states["PromoteJump"] = {"Type": "Pass", "ResultPath": "$.pos", "Next": "LoadStep",
@@ -224,23 +231,25 @@ class _Compiler:
         self.states.update(self._poll_states("Bake", fail=None))
         rules = [
             *self._check_rules("Bake"),
-            {"Variable": "$.req.item.sf_promote", "IsPresent": True, "Next": "Promote"},
+            {"And": [{"Variable": f"$.req.Item.sf_promote.M.{key}.S", "IsPresent": True}
+                     for key in ("id", "action", "by")], "Next": "Promote"},
             {"Variable": "$.bake.left", "NumericLessThanEquals": 1, "Next": "Advance"},
         ]
         self.states["BakeJudge"] = {"Type": "Choice", "Choices": rules, "Default": "BakeTick"}
         self.states["BakeTick"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
                                    "Parameters": {"left.$": "States.MathAdd($.bake.left, -1)"}}
         for name, error, cause in self._failures("Bake"):
-            self.states[name] = _fail_with(error, cause, "Rollback")
+            self.states[name] = _fail_with(error, cause, "Rollback",
+                                           literal=cause.startswith("'"))
         self._record("Promote", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
                      f":taken), {APPEND_EVENT} REMOVE sf_promote", {
-                         ":taken": {"L": [{"S.$": "$.req.item.sf_promote.M.id.S"}]}, **NO_EVENTS,
+                         ":taken": {"L": [{"S.$": "$.req.Item.sf_promote.M.id.S"}]}, **NO_EVENTS,
                          ":event": {"L": [event({"S.$": "$.step.e.phase"}, (
                              "States.Format('{} by {}: the bake is cut short', "
-                             "$.req.item.sf_promote.M.action.S, $.req.item.sf_promote.M.by.S)"))]},
+                             "$.req.Item.sf_promote.M.action.S, $.req.Item.sf_promote.M.by.S)"))]},
                      }, "PromoteHow")
         self.states["PromoteHow"] = {"Type": "Choice", "Choices": [
-            {"Variable": "$.req.item.sf_promote.M.action.S", "StringEquals": "promote_full",
+            {"Variable": "$.req.Item.sf_promote.M.action.S", "StringEquals": "promote_full",
              "Next": "PromoteFull"}], "Default": "Advance"}
 
     def _poll_states(self, prefix: str, fail: str | None) -> dict[str, State]:
@@ -261,7 +270,7 @@ class _Compiler:
                            "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
                            "ProjectionExpression": "pk, sf_abort, sf_promote",
                            "ConsistentRead": True},
-            "ResultSelector": {"item.$": "$.Item"}, "ResultPath": "$.req",
+            "ResultPath": "$.req",  # {"Item": {...}}: small, and never a missing path
             "Retry": retry("dynamodb"), "Next": f"{prefix}Judge",
         }
         if on_error:
@@ -278,6 +287,9 @@ class _Compiler:
 
     def _check_rules(self, prefix: str) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = [
+            # Every path a rule reads must exist: a missing one is States.Runtime, which
+            # no Catch takes (the execution would die with traffic split).
+            {"Not": {"Variable": "$.req.Item", "IsPresent": True}, "Next": f"{prefix}Gone"},
             {"Or": [{"Variable": "$.seen.alarm", "BooleanEquals": True},
                     {"Variable": "$.seen.composite", "BooleanEquals": True}],
              "Next": f"{prefix}Alarm"},
@@ -288,7 +300,9 @@ class _Compiler:
             rules.append({"Variable": "$.seen.nodata", "BooleanEquals": True,
                           "Next": f"{prefix}NoData"})
         rules += [
-            {"Variable": "$.req.item.sf_abort", "IsPresent": True, "Next": f"{prefix}Abort"},
+            {"Variable": "$.req.Item.sf_abort.S", "IsPresent": True, "Next": f"{prefix}Abort"},
+            {"Variable": "$.req.Item.sf_abort", "IsPresent": True,
+             "Next": f"{prefix}AbortAnyway"},
             {"And": [{"Variable": "$.step.e.deadline", "BooleanEquals": True},
                      {"Variable": "$.seen.now", "TimestampGreaterThanPath": "$.run.deadline"}],
              "Next": f"{prefix}Deadline"},
@@ -310,7 +324,9 @@ class _Compiler:
             (f"{prefix}Alarm", CHECK_FAILED, alarms),
             (f"{prefix}Missing", CHECK_FAILED, missing),
             (f"{prefix}NoData", CHECK_FAILED, nodata),
-            (f"{prefix}Abort", ABORTED, "States.Format('aborted by {}', $.req.item.sf_abort.S)"),
+            (f"{prefix}Abort", ABORTED, "States.Format('aborted by {}', $.req.Item.sf_abort.S)"),
+            (f"{prefix}AbortAnyway", ABORTED, "'aborted by an operator'"),
+            (f"{prefix}Gone", CHECK_FAILED, "'the run record is gone from its table'"),
             (f"{prefix}Deadline", DEADLINE, "'the plan''s deadline passed'"),
         ]
 
@@ -346,10 +362,10 @@ class _Compiler:
                            "Default": "WatchWait"},
         }
         for name, error, cause in self._failures("Watch"):
+            literal = cause.startswith("'")
             watch[name] = {"Type": "Fail", "Error": error,
-                           "CausePath": cause.strip("'") if cause.startswith("'") else cause}
-        watch["WatchDeadline"] = {"Type": "Fail", "Error": DEADLINE,
-                                  "Cause": "the plan's deadline passed"}
+                           **({"Cause": cause.strip("'").replace("''", "'")} if literal
+                              else {"CausePath": cause})}
         self.states["Gate"] = {
             "Type": "Parallel", "ResultPath": None, "Next": "Advance",
             "Branches": [
@@ -361,8 +377,19 @@ class _Compiler:
                       catch("Rollback")],
         }
         self.states["GateAnswer"] = {"Type": "Pass", "ResultPath": "$.answer",
-                                     "Next": "GateRecord", "Parameters": {
+                                     "Next": "GateFields", "Parameters": {
                                          "a.$": "States.StringToJson($.error.Cause)"}}
+        # An answer not sent by deployer (the console, another tool) is not an approval.
+        fields = ("action", "id", "by")
+        self.states["GateFields"] = {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": f"$.answer.a.{k}", "IsPresent": True} for k in fields],
+             "Next": "GateTypes"}], "Default": "GateUnreadable"}
+        self.states["GateTypes"] = {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": f"$.answer.a.{k}", "IsString": True} for k in fields],
+             "Next": "GateRecord"}], "Default": "GateUnreadable"}
+        self.states["GateUnreadable"] = _fail_with(CHECK_FAILED, (
+            "States.Format('the approval was answered with {}, which is not deployer''s "
+            "approve, promote or abort', States.JsonToString($.answer.a))"), "Rollback")
         self._record("GateRecord", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
                      f":taken), {APPEND_EVENT} REMOVE sf_token", {
                          ":taken": {"L": [{"S.$": "$.answer.a.id"}]}, **NO_EVENTS,
@@ -371,7 +398,10 @@ class _Compiler:
                      }, "GateHow")
         self.states["GateHow"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.answer.a.action", "StringEquals": "promote_full",
-             "Next": "PromoteFull"}], "Default": "Advance"}
+             "Next": "PromoteFull"},
+            {"Or": [{"Variable": "$.answer.a.action", "StringEquals": action}
+                    for action in ("approve", "promote")], "Next": "Advance"},
+        ], "Default": "GateUnreadable"}
         self.states["GateTimeout"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.step.e.on_timeout", "StringEquals": "promote",
              "Next": "GateTimeoutPromote"}], "Default": "GateTimeoutRollback"}
@@ -402,16 +432,17 @@ class _Compiler:
             "Parameters": {"FunctionName": hook.lambda_,
                            "Payload": {**(hook.payload or {}),
                                        "deployer.$": f"$.cur.context.{stage}"}},
-            "ResultSelector": {"answer.$": "$.Payload"}, "ResultPath": "$.hook",
+            "ResultPath": "$.hook",
             "Retry": retry("lambda"), "Catch": [catch(f"{name}Error")],
             "Next": f"{name}Judge",
         }
         if hook.timeout:
             invoke["TimeoutSeconds"] = max(1, int(hook.timeout))
         self.states[f"{name}Invoke"] = invoke
-        status = "$.hook.answer.hookStatus"
+        status = "$.hook.Payload.hookStatus"
         self.states[f"{name}Judge"] = {"Type": "Choice", "Choices": [
-            {"Variable": "$.hook.answer", "IsNull": True, "Next": f"{name}Passed"},
+            {"Not": {"Variable": "$.hook.Payload", "IsPresent": True}, "Next": f"{name}Passed"},
+            {"Variable": "$.hook.Payload", "IsNull": True, "Next": f"{name}Passed"},
             _status_rule(status, "SUCCEEDED", f"{name}Passed"),
             _status_rule(status, "FAILED", f"{name}Failed"),
             _status_rule(status, "IN_PROGRESS", f"{name}Again"),
@@ -419,16 +450,16 @@ class _Compiler:
         ], "Default": f"{name}Empty"}
         self.states[f"{name}Empty"] = {"Type": "Pass", "ResultPath": "$.hooktext",
                                        "Next": f"{name}EmptyJudge", "Parameters": {
-                                           "text.$": "States.JsonToString($.hook.answer)"}}
+                                           "text.$": "States.JsonToString($.hook.Payload)"}}
         self.states[f"{name}EmptyJudge"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.hooktext.text", "StringEquals": "{}", "Next": f"{name}Passed"}],
             "Default": f"{name}Failed"}
         self.states[f"{name}Failed"] = _fail_with(HOOK_FAILED, (
             f"States.Format('{_quote(label)} failed: it answered {{}} (hookStatus SUCCEEDED, "
-            "FAILED or IN_PROGRESS expected)', States.JsonToString($.hook.answer))"), "Rollback")
+            "FAILED or IN_PROGRESS expected)', States.JsonToString($.hook.Payload))"), "Rollback")
         self.states[f"{name}Error"] = _fail_with(HOOK_FAILED, (
-            f"States.Format('{_quote(label)} failed: {{}}: {{}}', $.error.Error, "
-            "$.error.Cause)"), "Rollback")
+            f"States.Format('{_quote(label)} failed: {{}}', States.JsonToString($.error))"),
+            "Rollback")
         self.states[f"{name}Again"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.tries.left", "NumericLessThanEquals": 1, "Next": f"{name}Stuck"}],
             "Default": f"{name}Delay"}
@@ -459,8 +490,8 @@ class _Compiler:
         # recorded, not rolled back.
         self._record("RetireFailed", f"SET {APPEND_EVENT}", {
             **NO_EVENTS, ":event": {"L": [event("PROMOTING", (
-                "States.Format('warning: retiring the old version failed: {}: {}', "
-                "$.error.Error, $.error.Cause)"))]},
+                "States.Format('warning: retiring the old version failed: {}', "
+                "States.JsonToString($.error))"))]},
         }, "Advance", on_error="Advance")
         self._terminal("Finish", "SUCCEEDED", "succeeded", 0, "'succeeded'",
                        self._notice("NoticeSucceeded", "succeeded", "Succeeded"),
@@ -486,16 +517,32 @@ class _Compiler:
         update += " REMOVE sf_token"
         self._record(name, update, values, next_state, on_error=next_state)
 
+    def _ensure_cause(self, name: str, path: str, next_state: str) -> None:
+        """`name`: go on to `next_state` once the error at `path` has a string Cause
+        (giving it the whole error as JSON when it has none)."""
+        self.states[name] = {"Type": "Choice", "Choices": [
+            {"Variable": f"{path}.Cause", "IsPresent": True, "Next": f"{name}IsText"}],
+            "Default": f"{name}NoCause"}
+        self.states[f"{name}IsText"] = {"Type": "Choice", "Choices": [
+            {"Variable": f"{path}.Cause", "IsString": True, "Next": next_state}],
+            "Default": f"{name}NoCause"}
+        self.states[f"{name}NoCause"] = {
+            "Type": "Pass", "ResultPath": path, "Next": next_state,
+            "Parameters": {"Error": "deployer.Error", "Cause.$": f"States.JsonToString({path})"}}
+
     def _rollback(self) -> None:
         hint = "run deployer rollback PLAN to put all traffic on the stable version"
-        self._record("Rollback", f"SET sf_phase = :phase, {APPEND_EVENT}", {
+        # A caught error has Error and Cause; make sure of it before any state reads them.
+        self._ensure_cause("Rollback", "$.error", "RollingBack")
+        self._record("RollingBack", f"SET sf_phase = :phase, {APPEND_EVENT}", {
             ":phase": {"S": "ROLLING_BACK"}, **NO_EVENTS,
             ":event": {"L": [event("ROLLING_BACK",
                                    "States.Format('rolling back: {}', $.error.Cause)")]},
         }, "Undo", on_error="Undo")
         undo = self._legs_map("$.cur.undo", "undo", "0", "HowEnded", "Undo")
         undo["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.undoError",
-                          "Next": "RollbackFailed"}]
+                          "Next": "UndoFailed"}]
+        self._ensure_cause("UndoFailed", "$.undoError", "RollbackFailed")
         self.states["Undo"] = undo
         self.states["HowEnded"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.error.Error", "StringEquals": ABORTED, "Next": "RecordAborted"}],

@@ -58,7 +58,7 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
     # A promote --full adds one shift; a rollback at the very end restores every target.
-    total = total + _legs(max(sizes)) + TASK * 2 + STEP * 2
+    total = total + _legs(max(sizes)) * 2 + TASK * 2 + STEP * 3
     return total + TASK * 3 + STEP * 2 + _legs(sum(sizes))
 
 
@@ -69,8 +69,8 @@ def _legs(count: int) -> Tally:
 def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: float) -> Tally:
     if entry.kind == "wave":
         return STEP + TASK + _legs(legs)
-    if entry.kind == "shift":
-        return STEP * 2 + TASK + _legs(legs)
+    if entry.kind == "shift":  # compare before write, write and read back, record
+        return STEP * 3 + TASK + _legs(legs) * 2
     if entry.kind == "bake":
         return STEP + POLL * entry.polls
     if entry.kind == "approve":

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from deployer.core.clock import iso
+from deployer.errors import PreflightError
 from deployer.plan.compile import compile_strategy
 from deployer.plan.model import ReleasePlan
 from deployer.stepfunctions.compiler import HOOK_RETRY_DELAY
@@ -45,7 +46,11 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
     stable_group = groups[described["stable_colour"]]
     new_group = groups[described["new_colour"]]
     arn = described["listener"] or described["rule"]
-    forward = next(i for i, a in enumerate(actions) if a.get("Type") == "forward")
+    forwards = [i for i, a in enumerate(actions) if a.get("Type") == "forward"]
+    if len(forwards) != 1:
+        raise PreflightError(f"{arn} has {len(forwards)} forward actions: deployer moves "
+                             "the weights of exactly one")
+    forward = forwards[0]
 
     def route(weight: float) -> dict[str, Any]:
         new, old = alb_weights(weight)
@@ -57,7 +62,7 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
 
     leg: dict[str, Any] = {
         "name": name, "kind": "rule" if described["rule"] else "listener", "arn": arn,
-        "forward": forward, "cluster": described["cluster"],
+        "cluster": described["cluster"],
         "routes": [route(0.0)] + [route(w) for w in weights],
     }
     if described.get("stable_task_set") is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from deployer.stepfunctions.asl import DRIFT, State, sdk_task
 
 LEG_DONE = "LegDone"
+FORWARD_GROUPS = "$.{read}[*].ForwardConfig.TargetGroups"
 
 
 def prefixed(program: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -156,28 +157,28 @@ def _lambda_states() -> dict[str, State]:
 
 def _elb_states() -> dict[str, State]:
     # A route is {"actions": the full action list to write, "groups": the forward
-    # action's target groups as AWS returns them}; `leg.forward` is that action's index.
+    # action's target groups as AWS returns them}. The read takes every action's groups
+    # (an indefinite path: a list, never a missing path), so an action list someone
+    # else changed reads back different instead of failing the execution.
     return {
         "ListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
             "ListenerArn.$": "$.leg.arn", "DefaultActions.$": "$.want.r.actions",
         }, next_state="ListenerRead", on_error=None),
         "ListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
             "ListenerArns.$": "States.Array($.leg.arn)",
-        }, next_state="ElbForward", on_error=None, result_path="$.read",
-            result_selector={"actions.$": "$.Listeners[0].DefaultActions"}),
+        }, next_state="ElbWeights", on_error=None, result_path="$.read",
+            result_selector={
+                "groups.$": FORWARD_GROUPS.format(read="Listeners[0].DefaultActions")}),
         "RuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
             "RuleArn.$": "$.leg.arn", "Actions.$": "$.want.r.actions",
         }, next_state="RuleRead", on_error=None),
         "RuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
             "RuleArns.$": "States.Array($.leg.arn)",
-        }, next_state="ElbForward", on_error=None, result_path="$.read",
-            result_selector={"actions.$": "$.Rules[0].Actions"}),
-        "ElbForward": {"Type": "Pass", "Parameters": {
-            "action.$": "States.ArrayGetItem($.read.actions, $.leg.forward)"},
-            "ResultPath": "$.forward", "Next": "ElbWeights"},
+        }, next_state="ElbWeights", on_error=None, result_path="$.read",
+            result_selector={"groups.$": FORWARD_GROUPS.format(read="Rules[0].Actions")}),
         "ElbWeights": {"Type": "Pass", "Parameters": {
-            "got.$": "States.JsonToString($.forward.action.ForwardConfig.TargetGroups)",
-            "want.$": "States.JsonToString($.want.r.groups)"},
+            "got.$": "States.JsonToString($.read.groups)",
+            "want.$": "States.JsonToString(States.Array($.want.r.groups))"},
             "ResultPath": "$.check", "Next": "ElbVerify"},
         "ElbVerify": _verify([
             {"Variable": "$.check.got", "StringEqualsPath": "$.check.want"}]),
