@@ -387,3 +387,37 @@ def test_an_in_progress_hook_is_asked_again_until_it_succeeds(
     invokes = [e for e in history if e["type"] == "TaskScheduled"
                and e["taskScheduledEventDetails"]["resource"] == "invoke"]
     assert len(invokes) == 2  # IN_PROGRESS, then asked again
+
+
+@pytest.fixture
+def throttled_writes(world: LambdaWorld) -> Iterator[list[int]]:
+    """The first two UpdateAlias calls on the world's function answer 429
+    TooManyRequestsException (a fault injected into the moto server in this process)."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaBackend
+
+    original = LambdaBackend.update_alias
+    throttled: list[int] = []
+
+    def update_alias(self: Any, name: str, function_name: str, *args: Any, **kwargs: Any
+                     ) -> Any:
+        if function_name == world.function and len(throttled) < 2:
+            throttled.append(1)
+            error = LambdaClientError("TooManyRequestsException", "Rate exceeded")
+            error.code = 429
+            raise error
+        return original(self, name, function_name, *args, **kwargs)
+
+    LambdaBackend.update_alias = update_alias  # type: ignore[method-assign]
+    yield throttled
+    LambdaBackend.update_alias = original  # type: ignore[method-assign]
+
+
+def test_a_throttled_shift_is_retried_not_rolled_back(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli,
+        throttled_writes: list[int]) -> None:
+    code, document = follow(cli, start(cli, plan_file(
+        world, strategy="  canary: {weight: 10, bake: 1s}")))
+    assert code == 0, document
+    assert len(throttled_writes) == 2
+    assert world.alias_state() == (world.new, {})
