@@ -230,6 +230,7 @@ def test_abort_mid_bake_is_read_at_the_next_poll(
     assert document["weight"] == 0
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_promote_cuts_the_bake_short(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
     run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
@@ -280,6 +281,7 @@ def test_an_ecs_canary_on_two_services(endpoint: str, tmp_path: Path, cli: Cli) 
     assert document["target"]["new_service"] == world.green
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_an_ecs_task_set_canary_rolled_back_by_an_alarm(endpoint: str, tmp_path: Path,
                                                         cli: Cli) -> None:
     world, plan = ecs_plan(endpoint, tmp_path, task_sets=True, bake="1m")
@@ -303,7 +305,7 @@ def application(endpoint: str, tmp_path: Path, count: int, waves: str) -> tuple[
     lines += [f"  t{i}: {{lambda: {{function: {w.function}, alias: live, "
               f"version: \"{w.new}\"}}, alarms: [{w.alarms[0]}]}}"
               for i, w in enumerate(worlds)]
-    lines += [f"waves: {waves}", "strategy: {canary: {weight: 10, bake: 3s}}",
+    lines += [f"waves: {waves}", "strategy: {canary: {weight: 10, bake: 2s}}",
               "checks: {poll_every: 1s}"]
     path = tmp_path / "app.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -373,6 +375,7 @@ def test_a_before_traffic_hook_that_fails_rolls_back_before_any_traffic(
     assert world.alias_state() == (world.stable, {})
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_an_in_progress_hook_is_asked_again_until_it_succeeds(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
     plan = hook_plan(world, plan_file, endpoint)
