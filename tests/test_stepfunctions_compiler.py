@@ -115,6 +115,8 @@ def test_every_state_is_wired_and_every_call_retried_and_caught(
             for target_name in successors(state):
                 assert target_name in scope, f"{name} -> {target_name} (not in its scope)"
             assert not {"Arguments", "Output", "Assign"} & set(state), name  # no JSONata
+            if state["Type"] == "Choice":
+                assert state["Choices"], f"{name}: a Choice needs a rule"
     top = definition["States"]
     reachable, todo = set(), [definition["StartAt"]]
     while todo:
@@ -149,7 +151,9 @@ def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
             for name, state in legs.items()}
     writes = {n: s for n, s in legs.items() if s.get("Resource", "").endswith(
         ("updateAlias", "modifyListener", "modifyRule"))}
-    assert len(writes) == 3
+    expected = {"lambda": 1, "ecs-services": 1, "ecs-rule": 1, "ecs-task-sets": 1,
+                "application": 2}  # only the kinds of target the plan has
+    assert len(writes) == expected[target]
     for name, state in writes.items():
         read = legs[state["Next"]]
         assert read["Resource"].endswith(("getAlias", "describeListeners", "describeRules"))
@@ -245,3 +249,29 @@ def test_the_example_configs_compile(tmp_path: Path) -> None:
         if engine_problems(plan):  # e.g. an http hook: refused, by name
             continue
         assert compile_plan(plan, "runs")["States"]
+
+
+IAM_SERVICE = {"elasticloadbalancingv2": "elasticloadbalancing"}
+
+
+def iam_action(resource: str) -> str:
+    """The IAM action a Task's resource calls: arn:aws:states:::aws-sdk:ecs:updateService
+    -> ecs:UpdateService, arn:aws:states:::lambda:invoke -> lambda:InvokeFunction."""
+    parts = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:").split(":")
+    service, action = parts[0], parts[1].split(".")[0]
+    if (service, action) == ("lambda", "invoke"):
+        return "lambda:InvokeFunction"
+    return f"{IAM_SERVICE.get(service, service)}:{action[0].upper()}{action[1:]}"
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_the_role_policy_allows_every_call_the_definition_makes(tmp_path: Path,
+                                                               target: str) -> None:
+    from deployer.cli.iam_policy import machine_role_policy
+
+    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES["steps"], NOTIFY)
+    calls = {iam_action(s["Resource"]) for _, s in every_state(compile_plan(plan, "runs"))
+             if s["Type"] == "Task"}
+    allowed = {a for s in machine_role_policy(plan, "runs")["Statement"] for a in s["Action"]}
+    assert calls <= allowed, calls - allowed
+    assert "dynamodb:UpdateItem" in calls and "cloudwatch:DescribeAlarms" in calls

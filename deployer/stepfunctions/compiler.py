@@ -35,7 +35,7 @@ from deployer.stepfunctions.asl import (
     sdk_task,
     update_record,
 )
-from deployer.stepfunctions.legs import leg_program, prefixed, retire_program
+from deployer.stepfunctions.legs import leg_kinds, leg_program, only, prefixed, retire_program
 from deployer.stepfunctions.table import Entry, build_table
 
 MAP_CONCURRENCY = 16
@@ -54,6 +54,7 @@ class _Compiler:
         self.table = table
         self.entries = entries
         self.alarms = plan.all_alarms
+        self.kinds = leg_kinds(plan.legs)
         self.states: dict[str, State] = {}
 
     # ------------------------------------------------------------ the document
@@ -175,6 +176,10 @@ class _Compiler:
                    and e.stage not in {"final_bake", "keep_old"})
         return last + 1
 
+    def _program(self, program: dict[str, Any], prefix: str) -> dict[str, Any]:
+        named = prefixed(only(program, self.kinds), prefix)
+        return {**named, "States": _reachable(named["StartAt"], named["States"])}
+
     def _legs_map(self, items: str, mode: str, route: str, next_state: str, prefix: str
                   ) -> State:
         route_value = {"route": int(route)} if route.isdigit() else {"route.$": route}
@@ -183,7 +188,7 @@ class _Compiler:
             "ItemSelector": {"leg.$": "$$.Map.Item.Value", "mode": mode, "none": {},
                              **route_value},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
-                              **prefixed(leg_program(), prefix)},
+                              **self._program(leg_program(), prefix)},
             "ResultPath": None, "Next": next_state,
         }
         if mode != "undo":
@@ -483,7 +488,7 @@ class _Compiler:
             "Type": "Map", "ItemsPath": "$.all", "MaxConcurrency": MAP_CONCURRENCY,
             "ItemSelector": {"leg.$": "$$.Map.Item.Value"},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
-                              **prefixed(retire_program(), "Retire")},
+                              **self._program(retire_program(), "Retire")},
             "ResultPath": None, "Next": "Advance", "Catch": [catch("RetireFailed")],
         }
         # Traffic is whole on the new version: a failure to scale the old one down is

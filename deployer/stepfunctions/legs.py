@@ -38,6 +38,43 @@ def prefixed(program: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {"StartAt": name(program["StartAt"]), "States": states}
 
 
+def leg_kinds(legs: list[Any]) -> set[str]:
+    """What the plan's targets are: lambda, listener or rule; services or task_sets."""
+    kinds: set[str] = set()
+    for leg in legs:
+        if leg.spec.lambda_ is not None:
+            kinds.add("lambda")
+            continue
+        ecs = leg.spec.ecs
+        kinds.add("rule" if ecs.rule else "listener")
+        kinds.add("services" if ecs.services is not None else "task_sets")
+    return kinds
+
+
+def only(program: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
+    """`program` without the Choice rules for kinds of target the plan does not have
+    (their states are then unreachable, and pruned): the role needs no permission for
+    calls the machine can never make."""
+    states: dict[str, State] = {}
+    for name, state in program["States"].items():
+        if state["Type"] != "Choice":
+            states[name] = state
+            continue
+        rules = [c for c in state["Choices"] if _rule_kinds(c) <= kinds]
+        # A Choice needs at least one rule: with none left it is a plain step on.
+        states[name] = {**state, "Choices": rules} if rules else \
+            {"Type": "Pass", "Next": state["Default"]}
+    return {**program, "States": states}
+
+
+def _rule_kinds(rule: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for test in rule.get("And", [rule]):
+        if test.get("Variable") in ("$.leg.kind", "$.leg.layout"):
+            found.add(test["StringEquals"])
+    return found
+
+
 def leg_program() -> dict[str, Any]:
     """The Map iterator: `$.leg`, `$.route` (index into leg.routes), `$.mode`
     (write | check | undo)."""
