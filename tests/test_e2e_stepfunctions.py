@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from deployer.demo.server import queue_lambda_results
 from deployer.demo.world import LambdaWorld, client, create_lambda_world
 from deployer.plan.loader import load_plan
 from deployer.stepfunctions.history import worst_case
+from tests.conftest import fake_credentials
 from tests.e2e import Cli, finish, wait_until
 from tests.sfn_moto import machine_aws
 
@@ -45,16 +45,8 @@ checks: {{alarms: [{alarm}], poll_every: 1s}}
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(dict.fromkeys(keys, "testing"))
-    with machine_aws() as url:
+    with fake_credentials(), machine_aws() as url:
         yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture

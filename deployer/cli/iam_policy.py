@@ -76,6 +76,18 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
         # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
         statements.append(_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"],
                                      ["*"]))
+    statements += _hooks_and_notify(plan, scope)
+    if store_url and store_url.startswith("dynamodb://"):
+        table = store_url.removeprefix("dynamodb://").strip("/")
+        statements.append(_statement(
+            "RunStore", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                         "dynamodb:Scan"], [scope.arn("dynamodb", f"table/{table}")]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _hooks_and_notify(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
+    """Invoking the plan's lambda hooks and publishing to its topic."""
+    statements = []
     hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
              if h.lambda_]
     if hooks:
@@ -83,12 +95,7 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
                                      [arn for hook in hooks for arn in scope.function(hook)]))
     if plan.notify.sns_topic:
         statements.append(_statement("Notify", ["sns:Publish"], [plan.notify.sns_topic]))
-    if store_url and store_url.startswith("dynamodb://"):
-        table = store_url.removeprefix("dynamodb://").strip("/")
-        statements.append(_statement(
-            "RunStore", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                         "dynamodb:Scan"], [scope.arn("dynamodb", f"table/{table}")]))
-    return {"Version": "2012-10-17", "Statement": statements}
+    return statements
 
 
 def _merged(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -212,13 +219,7 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
     statements.append(_statement(
         "ReadAlarms", ["cloudwatch:DescribeAlarms"],
         [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
-    hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
-             if h.lambda_]
-    if hooks:
-        statements.append(_statement("InvokeHooks", ["lambda:InvokeFunction"],
-                                     [arn for hook in hooks for arn in scope.function(hook)]))
-    if plan.notify.sns_topic:
-        statements.append(_statement("Notify", ["sns:Publish"], [plan.notify.sns_topic]))
+    statements += _hooks_and_notify(plan, scope)
     statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                  [scope.arn("dynamodb", f"table/{table}")]))
     return {"Version": "2012-10-17", "Statement": statements}
