@@ -115,7 +115,9 @@ def history_events(endpoint: str, execution_arn: str) -> int:
 def test_canary_runs_to_the_end_with_no_deployer_process(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
     plan = plan_file(world)
-    run_id = start(cli, plan)
+    run_id = start(cli, plan, "--report", str(cli.report))
+    handed_over = cli.report_document()  # written at the hand-over: names the run for CI
+    assert (handed_over["run_id"], handed_over["outcome"]) == (run_id, None)
     # The CLI has exited; the machine has the run: mid-bake the alias is split 90/10.
     wait_until(phase_is(cli, run_id, "BAKING"), 30)
     assert world.alias_state() == (world.stable, {world.new: 0.1})

@@ -36,6 +36,7 @@ def test_export_prints_the_definition_and_the_role_policy(
     assert statements["InvokeHooks"]["Resource"][0].endswith(":function:checkout-smoke")
     assert statements["RunRecord"]["Resource"].endswith(":table/deployer-runs")
     assert statements["RunRecord"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert "history events (limit 25,000)" in result.stderr
 
 
 def test_export_writes_a_file(write_plan: Callable[[str], str], tmp_path: Path) -> None:

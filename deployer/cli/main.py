@@ -190,6 +190,10 @@ def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_sca
         return exit_code_of(record)
     click.echo(f"run {record.run_id} started on AWS Step Functions")
     click.echo(f"execution {record.engine['execution_arn']}")
+    if report and not wait_for_end:  # the record as handed over (names the run for CI)
+        from deployer.runs.rollout import write_report
+
+        write_report(record.document(), report)
     if not wait_for_end:
         click.echo(f"follow it: deployer status {record.run_id} --watch", err=True)
         return ExitCode.SUCCEEDED
@@ -230,6 +234,12 @@ def export(plan_path: str, overrides: tuple[str, ...], engine: str, out: str | N
     document = {"definition": compile_plan(loaded.plan, table),
                 "role_policy": machine_role_policy(loaded.plan, table, options.region)}
     text = json.dumps(document, indent=2) + "\n"
+    from deployer.stepfunctions.history import HISTORY_LIMIT, worst_case
+
+    tally = worst_case(loaded.plan)
+    click.echo(f"worst case per run: {tally.events:,} history events (limit "
+               f"{HISTORY_LIMIT:,}), {tally.transitions:,} state transitions "
+               f"(about ${tally.cost:.4f})", err=True)
     if out is None:
         click.echo(text, nl=False)
         return ExitCode.SUCCEEDED

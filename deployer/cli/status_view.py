@@ -47,7 +47,10 @@ def render_text(record: RunRecord, events: int = 5) -> str:
                      + (f": {record.reason}" if record.reason else ""))
     lines += target_lines(record)
     if record.alarms:
-        lines.append("alarms   " + ", ".join(f"{n} {s}" for n, s in record.alarms.items()))
+        # A state machine polls the alarms without writing each reading to the record.
+        when = "at preflight: " if record.on_stepfunctions else ""
+        lines.append(f"alarms   {when}" + ", ".join(f"{n} {s}" for n, s in
+                                                      record.alarms.items()))
     for number, line in enumerate(analysis_lines(record.analysis, record.inconclusive)):
         lines.append(("analysis " if number == 0 else "         ") + line)
     lines.append(f"started  {record.started_at}" + (f"   ended {record.ended_at}"
