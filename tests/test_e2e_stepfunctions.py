@@ -418,3 +418,37 @@ def test_a_throttled_shift_is_retried_not_rolled_back(
     assert code == 0, document
     assert len(throttled_writes) == 2
     assert world.alias_state() == (world.new, {})
+
+
+@pytest.mark.parametrize(("on_timeout", "code", "final"), [
+    ("promote", 0, "new"), pytest.param("rollback", 3, "stable", marks=pytest.mark.slow)])
+def test_an_unanswered_approval_times_out(world: LambdaWorld, plan_file: Callable[..., str],
+                                          cli: Cli, on_timeout: str, code: int,
+                                          final: str) -> None:
+    strategy = APPROVAL.replace("{timeout: 1m}", f"{{timeout: 2s, on_timeout: {on_timeout}}}")
+    run_id = start(cli, plan_file(world, strategy=strategy))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    listed = json.loads(cli.run("list", "--json").stdout)
+    assert run_id in [r["run_id"] for r in listed]  # an active run like any other
+    ended, document = follow(cli, run_id)
+    assert ended == code, document
+    version = world.new if final == "new" else world.stable
+    assert world.alias_state() == (version, {})
+
+
+def test_a_second_release_of_the_same_plan_updates_the_machine(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    plan = plan_file(world, strategy="  canary: {weight: 10, bake: 1s}")
+    first = start(cli, plan)
+    assert follow(cli, first)[0] == 0
+    lam = client("lambda", endpoint, "us-east-1")
+    lam.update_function_code(FunctionName=world.function, ZipFile=b"PK\x05\x06" + b"\x00" * 18)
+    newer = lam.publish_version(FunctionName=world.function)["Version"]
+    Path(plan).write_text(Path(plan).read_text().replace(f'"{world.new}"', f'"{newer}"'))
+    second = start(cli, plan)
+    code, document = follow(cli, second)
+    assert code == 0, document
+    assert world.alias_state() == (newer, {})
+    machines = client("stepfunctions", endpoint, "us-east-1").list_state_machines()
+    assert [m["name"] for m in machines["stateMachines"]].count(
+        f"deployer-{world.function}") == 1

@@ -275,3 +275,44 @@ def test_the_role_policy_allows_every_call_the_definition_makes(tmp_path: Path,
     allowed = {a for s in machine_role_policy(plan, "runs")["Statement"] for a in s["Action"]}
     assert calls <= allowed, calls - allowed
     assert "dynamodb:UpdateItem" in calls and "cloudwatch:DescribeAlarms" in calls
+
+
+def intrinsics(node: Any) -> Iterator[str]:
+    """Every intrinsic function call in the definition (a "key.$" value "States.…")."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            named = key.endswith(".$") or key in ("CausePath", "ErrorPath")
+            if named and isinstance(value, str) and value.startswith("States."):
+                yield value
+            yield from intrinsics(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from intrinsics(item)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_the_definition_parses_as_asl_with_every_intrinsic(tmp_path: Path, target: str) -> None:
+    """moto's ASL grammar (the AWS grammar LocalStack ported) as a syntax check: the whole
+    definition, and each intrinsic, which the interpreter only parses when it runs."""
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLIntrinsicLexer import ASLIntrinsicLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLIntrinsicParser import (
+        ASLIntrinsicParser,
+    )
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        SyntaxErrorListener,
+    )
+
+    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES["steps"], NOTIFY)
+    definition = compile_plan(plan, "runs")
+    AmazonStateLanguageParser.parse(json.dumps(definition))
+    calls = set(intrinsics(definition))
+    assert len(calls) > 20
+    for call in calls:
+        listener = SyntaxErrorListener()
+        parser = ASLIntrinsicParser(CommonTokenStream(ASLIntrinsicLexer(InputStream(call))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        parser.func_decl()
+        assert not listener.errors, (call, listener.errors)

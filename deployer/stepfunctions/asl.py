@@ -20,6 +20,7 @@ CHECK_FAILED = "deployer.CheckFailed"
 HOOK_FAILED = "deployer.HookFailed"
 DEADLINE = "deployer.Deadline"
 APPROVED = "deployer.GateClosed"     # ends a gate's alarm watch once the gate is answered
+UNANSWERED = "deployer.GateTimedOut"  # the gate's timeout passed with no answer
 
 # Throttling and server-side errors, per AWS service name (what `aws-sdk:` tasks and
 # the optimized integrations report). Only these are retried: a validation error or a

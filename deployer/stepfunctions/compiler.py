@@ -28,6 +28,7 @@ from deployer.stepfunctions.asl import (
     DRIFT,
     HOOK_FAILED,
     NO_EVENTS,
+    UNANSWERED,
     State,
     catch,
     event,
@@ -357,6 +358,10 @@ class _Compiler:
                                               ":one": {"N": "1"}},
             },
             "ResultPath": "$.answer", "Retry": retry("dynamodb"), "Next": "Answered",
+            # The timeout leaves the branch under a name of ours: what a Parallel's Catch
+            # sees of a branch's States.* error differs between engines.
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": None,
+                       "Next": "Unanswered"}],
         }
         answered: State = {"Type": "Fail", "Error": APPROVED,
                            "CausePath": "States.JsonToString($.answer)"}
@@ -375,10 +380,12 @@ class _Compiler:
             "Type": "Parallel", "ResultPath": None, "Next": "Advance",
             "Branches": [
                 {"StartAt": "WaitForOperator",
-                 "States": {"WaitForOperator": token_wait, "Answered": answered}},
+                 "States": {"WaitForOperator": token_wait, "Answered": answered,
+                            "Unanswered": {"Type": "Fail", "Error": UNANSWERED,
+                                           "Cause": "the approval timed out"}}},
                 {"StartAt": "WatchWait", "States": watch},
             ],
-            "Catch": [catch("GateAnswer", APPROVED), catch("GateTimeout", "States.Timeout"),
+            "Catch": [catch("GateAnswer", APPROVED), catch("GateTimeout", UNANSWERED),
                       catch("Rollback")],
         }
         self.states["GateAnswer"] = {"Type": "Pass", "ResultPath": "$.answer",
@@ -393,8 +400,9 @@ class _Compiler:
             {"And": [{"Variable": f"$.answer.a.{k}", "IsString": True} for k in fields],
              "Next": "GateRecord"}], "Default": "GateUnreadable"}
         self.states["GateUnreadable"] = _fail_with(CHECK_FAILED, (
-            "States.Format('the approval was answered with {}, which is not deployer''s "
-            "approve, promote or abort', States.JsonToString($.answer.a))"), "Rollback")
+            "States.Format('the approval was answered with {}, which is not an approve, "
+            "promote or abort sent by deployer', States.JsonToString($.answer.a))"),
+            "Rollback")
         self._record("GateRecord", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
                      f":taken), {APPEND_EVENT} REMOVE sf_token", {
                          ":taken": {"L": [{"S.$": "$.answer.a.id"}]}, **NO_EVENTS,
