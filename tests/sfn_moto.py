@@ -15,6 +15,12 @@ in this test process (which hosts the server):
    DefaultActions`) and a list, possibly empty, for an indefinite one (`[*]`, `..`,
    filters); moto wraps the former in a list and fails the latter when nothing matches.
 5. SendTaskFailure: moto's HTTP handler drops `cause`.
+
+Not patched, because the definition does not depend on it: a Parallel or Map branch
+that fails with a `States.*` error (a task's States.Timeout) ends a moto execution
+with States.Runtime ("Custom Error Names MUST NOT begin with 'States.'"), where AWS
+hands the error to the state's Catch. The gate re-raises its timeout under a name of
+its own inside the branch.
 """
 
 from __future__ import annotations
