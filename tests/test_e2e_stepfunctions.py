@@ -452,3 +452,18 @@ def test_a_second_release_of_the_same_plan_updates_the_machine(
     machines = client("stepfunctions", endpoint, "us-east-1").list_state_machines()
     assert [m["name"] for m in machines["stateMachines"]].count(
         f"deployer-{world.function}") == 1
+
+
+def test_an_execution_stopped_in_the_console_ends_the_run_as_unsafe(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
+    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    execution = status(cli, run_id)["engine"]["execution_arn"]
+    client("stepfunctions", endpoint, "us-east-1").stop_execution(executionArn=execution)
+    result = cli.run("abort", run_id)  # nobody is left to roll it back: say so
+    assert result.returncode == 6, result.stderr
+    assert "traffic may still be split" in result.stderr
+    assert "deployer rollback" in result.stderr
+    document = status(cli, run_id)
+    assert (document["outcome"], document["exit_code"]) == ("failed", 6)
+    assert world.alias_state() == (world.stable, {world.new: 0.1})  # as the machine left it

@@ -198,9 +198,12 @@ def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_sca
         click.echo(f"follow it: deployer status {record.run_id} --watch", err=True)
         return ExitCode.SUCCEEDED
     from deployer.cli.status_view import watch
+    from deployer.runs.on_stepfunctions import settle_if_the_machine_died
     from deployer.store import open_store
 
-    final = watch(open_store(options.store, options), record.run_id, live=False)
+    store = open_store(options.store, options)
+    final = watch(store, record.run_id, live=False,
+                  settle=lambda found: settle_if_the_machine_died(store, found, options))
     finish_report(final, report, loaded.path)
     return exit_code_of(final)
 

@@ -90,10 +90,20 @@ def status(run_id: str | None, watch: bool, as_json: bool) -> int:
     from deployer.runs.operator import find_run
     from deployer.store import open_store
 
-    store = open_store(settings().store, settings())
+    options = settings()
+    store = open_store(options.store, options)
     record = find_run(store, run_id)
+    settle = None
+    if record.on_stepfunctions:
+        from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+
+        def settle(found: RunRecord) -> RunRecord:
+            return settle_if_the_machine_died(store, found, options)
+
+        record = settle(record)
     if watch:
-        record = follow(store, record.run_id, live=sys.stdout.isatty() and not as_json)
+        record = follow(store, record.run_id, live=sys.stdout.isatty() and not as_json,
+                        settle=settle)
     if as_json:
         click.echo(json.dumps(record.document(), indent=2))
     elif not watch:
@@ -159,6 +169,12 @@ def abort(run_id: str, reason: str | None) -> int:
 
     options, store, who = _store_and_identity()
     record = store.load(run_id)
+    if record.on_stepfunctions:
+        from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+
+        settled = settle_if_the_machine_died(store, record, options)
+        if settled.terminal and not record.terminal:  # nobody left to roll it back
+            return _finish(settled)
     if record.terminal or lease_alive(record) or record.on_stepfunctions:
         return _request(run_id, "abort", reason)
     click.echo(f"no live controller holds {run_id}: rolling it back from here", err=True)

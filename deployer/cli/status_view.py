@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
@@ -12,6 +13,7 @@ from deployer.core.record import RunRecord, lease_alive
 from deployer.display.analysis_text import analysis_lines
 from deployer.display.progress import LiveProgress
 
+SETTLE_EVERY = 5  # polls between asking AWS whether the execution still runs
 WATCH_POLL_SECONDS = 1.0
 
 
@@ -94,13 +96,20 @@ def render_row(record: RunRecord) -> str:
             f"{describe_target(record)}")
 
 
-def watch(store: Store, run_id: str, live: bool) -> RunRecord:
-    """Follow a run until it ends: the live display on a TTY, new event lines otherwise."""
+def watch(store: Store, run_id: str, live: bool,
+          settle: Callable[[RunRecord], RunRecord] | None = None) -> RunRecord:
+    """Follow a run until it ends: the live display on a TTY, new event lines otherwise.
+    `settle` (a run on Step Functions) is asked now and then whether the executor of the
+    run has ended without ending its record."""
     record = store.load(run_id)
     display = LiveProgress(steps_total=0) if live else None
     shown = 0
+    polls = 0
     try:
         while True:
+            polls += 1
+            if settle is not None and polls % SETTLE_EVERY == 0:
+                record = settle(record)
             if display is not None:
                 display.tick(record, None)
             else:

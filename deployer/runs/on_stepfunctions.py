@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from deployer.aws import AwsContext, error_code
 from deployer.core.clock import RealClock, iso
 from deployer.core.ports import Store, TrafficTarget
-from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
+from deployer.core.record import EXIT_CODES, TRANSITIONS, Outcome, Phase, RunRecord
 from deployer.core.settings import Settings
 from deployer.engine.locks import release_locks, take_locks
 from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
@@ -214,15 +214,54 @@ def _discard(target: TrafficTarget) -> None:
 
 
 def _end(store: Store, record: RunRecord, outcome: Outcome, reason: str,
-         hint: str | None = None) -> RunRecord:
+         hint: str | None = None, code: ExitCode | None = None) -> RunRecord:
     record.outcome = outcome
-    record.exit_code = int(EXIT_CODES[outcome] if outcome != Outcome.SUCCEEDED
-                           else ExitCode.SUCCEEDED)
+    record.exit_code = int(code if code is not None else EXIT_CODES[outcome])
     record.reason = reason
     record.hint = hint
     record.ended_at = iso(datetime.now(UTC))
-    record.move_to(Phase.SUCCEEDED if outcome == Outcome.SUCCEEDED else Phase.FAILED)
+    phase = Phase.SUCCEEDED if outcome == Outcome.SUCCEEDED else Phase.FAILED
+    if phase in TRANSITIONS[record.phase]:
+        record.move_to(phase)
+    else:  # the execution ended on AWS's say-so (settle_if_the_machine_died)
+        record.phase = phase
     record.add_event(datetime.now(UTC), f"run {outcome.value}: {reason}")
     store.save(record)
     release_locks(store, record.locks, record.run_id)
     return record
+
+
+def settle_if_the_machine_died(store: Store, record: RunRecord, settings: Settings
+                               ) -> RunRecord:
+    """A run whose execution has ended without ending the record (someone stopped it in
+    the console; AWS failed it with States.Runtime; the last record write failed):
+    end the record as AWS reports, so nobody waits on it forever and its locks free.
+    Traffic may be split: the reason says so and the hint gives the way out."""
+    if not record.on_stepfunctions or record.terminal:
+        return record
+    arn = str(record.engine.get("execution_arn", ""))
+    region = arn.split(":")[3] if arn.count(":") >= 3 else None
+    client = aws_context(settings, region).client("stepfunctions")
+    try:
+        execution = client.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionDoesNotExist" and record.phase == Phase.PENDING:
+            return record  # handed over this very moment
+        raise DeployerError(f"cannot read the execution of run {record.run_id}: {exc}"
+                            ) from exc
+    status = str(execution.get("status", ""))
+    if status in ("RUNNING", "PENDING_REDRIVE"):
+        return record
+    fresh = store.load(record.run_id)  # the machine may have ended it meanwhile
+    if fresh.terminal:
+        return fresh
+    if status == "SUCCEEDED":
+        return _end(store, fresh, Outcome.SUCCEEDED, "the execution succeeded (its last "
+                    "record update did not land)")
+    detail = ": ".join(str(execution[k]) for k in ("error", "cause") if execution.get(k))
+    fresh.engine["execution_status"] = status
+    return _end(store, fresh, Outcome.FAILED,
+                f"the execution ended {status}{f' ({detail})' if detail else ''} while the "
+                f"run was {fresh.phase.value}: traffic may still be split",
+                hint="deployer rollback PLAN puts all traffic on the stable version",
+                code=ExitCode.UNSAFE)
