@@ -436,6 +436,7 @@ def test_an_unanswered_approval_times_out(world: LambdaWorld, plan_file: Callabl
     assert world.alias_state() == (version, {})
 
 
+@pytest.mark.slow  # make soak
 def test_a_second_release_of_the_same_plan_updates_the_machine(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
     plan = plan_file(world, strategy="  canary: {weight: 10, bake: 1s}")
