@@ -226,14 +226,14 @@ def export(plan_path: str, overrides: tuple[str, ...], engine: str, out: str | N
 
     from deployer.cli.iam_policy import machine_role_policy
     from deployer.plan.loader import load_plan
-    from deployer.runs.on_stepfunctions import store_table
+    from deployer.runs.on_stepfunctions import table_for_export
     from deployer.stepfunctions.compiler import compile_plan
     from deployer.stepfunctions.validate import check_plan_for_engine
 
     options = settings()
     loaded = load_plan(plan_path, overrides)
     check_plan_for_engine(loaded.plan, loaded.path)
-    table = store_table(options)
+    table = table_for_export(options)
     document = {"definition": compile_plan(loaded.plan, table),
                 "role_policy": machine_role_policy(loaded.plan, table, options.region)}
     text = json.dumps(document, indent=2) + "\n"
@@ -282,11 +282,11 @@ def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str) -> int:
     options = settings()
     loaded = load_plan(plan_path, overrides)
     if engine == "stepfunctions":
-        from deployer.runs.on_stepfunctions import store_table
+        from deployer.runs.on_stepfunctions import table_for_export
         from deployer.stepfunctions.validate import check_plan_for_engine
 
         check_plan_for_engine(loaded.plan, loaded.path)
-        table = store_table(options)
+        table = table_for_export(options)
         click.echo(json.dumps({
             "state_machine_role": machine_role_policy(loaded.plan, table, options.region),
             "caller": caller_policy(loaded.plan, table, options.region)}, indent=2))

@@ -48,6 +48,21 @@ def machine_name(plan: ReleasePlan) -> str:
     return f"deployer-{plan.name}"
 
 
+DEFAULT_TABLE = "deployer-runs"
+
+
+def table_for_export(settings: Settings) -> str:
+    """`export` and `iam-policy` are offline: without a DynamoDB --store they name the
+    table `deployer store init dynamodb://deployer-runs` creates."""
+    if settings.store.startswith("dynamodb://"):
+        return store_table(settings)
+    import sys
+
+    print(f"note: the run records go to dynamodb://{DEFAULT_TABLE}; pass --store "
+          "dynamodb://TABLE for another table", file=sys.stderr)
+    return DEFAULT_TABLE
+
+
 def store_table(settings: Settings) -> str:
     if not settings.store.startswith("dynamodb://"):
         raise UsageError(f"--engine stepfunctions keeps the run record where the state "
