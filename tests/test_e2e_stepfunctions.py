@@ -212,13 +212,19 @@ def test_abort_at_the_gate_rolls_back(
 
 def test_abort_mid_bake_is_read_at_the_next_poll(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
-    run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 1m}"))
+    plan = plan_file(world, strategy="  canary: {weight: 10, bake: 1m}")
+    process = cli.start("rollout", plan, "--engine", "stepfunctions", "--role-arn", ROLE,
+                        "--time-scale", "1", "--wait")
+    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.1}), 30)
+    (run_id,) = [r["run_id"] for r in json.loads(cli.run("list", "--json").stdout)
+                 if r["plan_name"] == world.function]
     wait_until(phase_is(cli, run_id, "BAKING"), 30)
     result = cli.run("abort", run_id, "--reason", "customer complaints")
     assert result.returncode == 0, result.stderr
     assert "within one poll" in result.stdout
-    code, document = follow(cli, run_id)
-    assert code == 4, document
+    code, _, err = finish(process, 60)
+    assert code == 4, err  # --wait exits with the outcome's code
+    document = status(cli, run_id)
     assert "customer complaints" in document["reason"]
     assert world.alias_state() == (world.stable, {})
     assert document["weight"] == 0
