@@ -231,15 +231,24 @@ def test_abort_mid_bake_is_read_at_the_next_poll(
 
 
 @pytest.mark.slow  # make soak: keeps make test near 8 minutes
+@pytest.mark.parametrize("full", [False, True])
 def test_promote_cuts_the_bake_short(
-        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
-    run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, full: bool) -> None:
+    run_id = start(cli, plan_file(world, strategy="  linear: {step: 20, every: 2m}"))
     wait_until(phase_is(cli, run_id, "BAKING"), 30)
-    assert cli.run("promote", run_id).returncode == 0
+    assert cli.run("promote", run_id, *(["--full"] if full else [])).returncode == 0
+    if not full:  # the next step comes at once: 40%, and another 2-minute bake
+        wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.4}), 30)
+        assert cli.run("promote", run_id, "--full").returncode == 0
     code, document = follow(cli, run_id)
     assert code == 0, document
     assert world.alias_state() == (world.new, {})
-    assert any("the bake is cut short" in m for m in messages(document))
+    events = messages(document)
+    assert any("the bake is cut short" in m for m in events)
+    shifted = [m for m in events if m.startswith("shifted to")]
+    assert shifted == (["shifted to 20% (read back)", "shifted to 100% (read back)"] if full
+                       else ["shifted to 20% (read back)", "shifted to 40% (read back)",
+                             "shifted to 100% (read back)"])
 
 
 ECS_PLAN = """\
