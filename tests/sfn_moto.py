@@ -15,6 +15,9 @@ in this test process (which hosts the server):
    DefaultActions`) and a list, possibly empty, for an indefinite one (`[*]`, `..`,
    filters); moto wraps the former in a list and fails the latter when nothing matches.
 5. SendTaskFailure: moto's HTTP handler drops `cause`.
+6. Timestamps: AWS compares RFC 3339 timestamps with fractions and offsets (its own
+   `$$.State.EnteredTime` is `2026-11-28T12:56:13.126Z`); moto parses only
+   `%Y-%m-%dT%H:%M:%SZ`, so no Timestamp* rule on EnteredTime ever matches there.
 
 Not patched, because the definition does not depend on it: a Parallel or Map branch
 that fails with a `States.*` error (a task's States.Timeout) ends a moto execution
@@ -44,6 +47,7 @@ def patch_interpreter() -> None:
     _service_names()
     _jsonpath()
     _send_task_failure_cause()
+    _timestamps()
 
 
 def _service_names() -> None:
@@ -101,6 +105,25 @@ def _send_task_failure_cause() -> None:
         return responses.EmptyResult()
 
     handler.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+def _timestamps() -> None:
+    import datetime
+
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.is_operator import (  # noqa: E501
+        IsTimestamp,
+    )
+
+    def string_to_timestamp(string: str) -> datetime.datetime | None:
+        try:
+            moment = datetime.datetime.fromisoformat(string.replace("Z", "+00:00"))
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None or "T" not in string:
+            return None  # RFC 3339: a "T", and "Z" or a numeric offset
+        return moment
+
+    IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)  # type: ignore[method-assign]
 
 
 @contextmanager

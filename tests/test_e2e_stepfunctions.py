@@ -483,3 +483,13 @@ def test_an_execution_stopped_in_the_console_ends_the_run_as_unsafe(
     document = status(cli, run_id)
     assert (document["outcome"], document["exit_code"]) == ("failed", 6)
     assert world.alias_state() == (world.stable, {world.new: 0.1})  # as the machine left it
+
+
+def test_the_deadline_rolls_back_a_run_left_waiting_at_its_gate(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
+    run_id = start(cli, plan_file(world, strategy=APPROVAL, extra="deadline: 4s"))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert "deadline" in document["reason"]
+    assert world.alias_state() == (world.stable, {})
