@@ -321,6 +321,7 @@ def application(endpoint: str, tmp_path: Path, count: int, waves: str) -> tuple[
     return worlds, str(path)
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_a_whole_application_in_two_waves(endpoint: str, tmp_path: Path, cli: Cli) -> None:
     (a, b, c), plan = application(endpoint, tmp_path, 3, "[[t0, t1], [t2]]")
     run_id = start(cli, plan)
@@ -425,6 +426,7 @@ def throttled_writes(world: LambdaWorld) -> Iterator[list[int]]:
     LambdaBackend.update_alias = original  # type: ignore[method-assign]
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_a_throttled_shift_is_retried_not_rolled_back(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli,
         throttled_writes: list[int]) -> None:
@@ -470,6 +472,7 @@ def test_a_second_release_of_the_same_plan_updates_the_machine(
         f"deployer-{world.function}") == 1
 
 
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_an_execution_stopped_in_the_console_ends_the_run_as_unsafe(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
     run_id = start(cli, plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))
