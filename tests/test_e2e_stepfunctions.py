@@ -123,7 +123,7 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     assert world.alias_state() == (world.stable, {world.new: 0.1})
     code, document = follow(cli, run_id)
     assert code == 0, document
-    assert document["outcome"] == "succeeded"
+    assert (document["outcome"], document["reason"]) == ("succeeded", None)
     assert world.alias_state() == (world.new, {})
     assert document["weight"] == 100
     assert document["engine"]["execution_arn"].endswith(f":deployer-{world.function}:{run_id}")

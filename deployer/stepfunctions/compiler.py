@@ -517,7 +517,9 @@ class _Compiler:
         values: dict[str, Any] = {
             ":phase": {"S": phase}, ":outcome": {"S": outcome}, ":exit": {"N": str(code)},
             ":ended": {"S.$": "$$.State.EnteredTime"}, ":hint": {"S": hint},
-            ":reason": {"S": text} if text is not None else {"S.$": message},
+            # A success has no reason (as a local run's); the event still says it.
+            ":reason": {"S": ""} if code == 0 else
+            {"S": text} if text is not None else {"S.$": message},
             **NO_EVENTS,
             ":event": {"L": [event(phase, text if text is not None else message)]},
         }
