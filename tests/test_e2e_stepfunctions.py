@@ -131,6 +131,9 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     assert "shifted to 10% (read back)" in events
     assert "shifted to 100% (read back)" in events
     assert events.index("shifted to 10% (read back)") < events.index("baking 4s")
+    page = Path(cli.report).with_suffix(".html")
+    assert cli.run("report", run_id, "--html", str(page)).returncode == 0
+    assert "<polyline" in page.read_text()  # the chart of the machine's read-back weights
     # The history budget export checks is an upper bound of what AWS records.
     used = history_events(endpoint, document["engine"]["execution_arn"])
     assert 0 < used <= worst_case(load_plan(plan).plan).events
@@ -496,3 +499,25 @@ def test_the_deadline_rolls_back_a_run_left_waiting_at_its_gate(
     assert code == 3, document
     assert "deadline" in document["reason"]
     assert world.alias_state() == (world.stable, {})
+
+
+def test_the_dashboard_approves_a_gate_through_its_task_token(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    from starlette.testclient import TestClient
+
+    from deployer.core.settings import Settings
+    from deployer.dashboard.app import create_app
+    from deployer.store.dynamo_store import DynamoStore
+    from tests.test_dashboard import csrf
+
+    run_id = start(cli, plan_file(world, strategy=APPROVAL))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    settings = Settings(region="us-east-1", endpoint_url=endpoint)
+    page = TestClient(create_app(DynamoStore(TABLE, settings), "alice", settings=settings))
+    run = f"/runs/{run_id}"
+    answer = page.post(f"{run}/actions", data={"action": "approve", "csrf": csrf(page, run)},
+                       follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert any(m.startswith("approve by alice (dashboard)") for m in messages(document))

@@ -17,8 +17,10 @@ the record's pending requests, which the machine reads at every poll.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from deployer.core.clock import iso
 from deployer.core.record import Event, Outcome, Phase, RunRecord
 
 TERMINAL_WEIGHTS = {Outcome.ROLLED_BACK, Outcome.ABORTED}
@@ -39,11 +41,11 @@ def merge_machine_state(record: RunRecord, item: dict[str, Any]) -> None:
         record.exit_code = int(_n(item["sf_exit"]))
         record.reason = _s(item.get("sf_reason")) or None
         record.hint = _s(item.get("sf_hint")) or None
-        record.ended_at = _s(item.get("sf_ended")) or None
+        record.ended_at = _moment(_s(item.get("sf_ended"))) or None
     for raw in (item.get("sf_events") or {}).get("L", []):
         fields = raw["M"]
         weight = fields.get("weight", {})
-        record.events.append(Event(_s(fields["at"]), _s(fields["phase"]),
+        record.events.append(Event(_moment(_s(fields["at"])), _s(fields["phase"]),
                                    None if "NULL" in weight else _n(weight),
                                    _s(fields["message"])))
     if "sf_execution" in item:
@@ -90,6 +92,14 @@ def _target_weights(record: RunRecord, wave: int) -> None:
             entry["weight"] = record.weight if record.weight is not None else 0.0
         else:
             entry["weight"] = 0.0
+
+
+def _moment(text: str) -> str:
+    """$$.State.EnteredTime (`2026-11-28T12:56:13.126Z`) as the record writes times."""
+    try:
+        return iso(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return text
 
 
 def _s(value: dict[str, Any] | None) -> str:
