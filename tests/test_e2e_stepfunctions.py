@@ -522,3 +522,23 @@ def test_the_dashboard_approves_a_gate_through_its_task_token(
     code, document = follow(cli, run_id)
     assert code == 0, document
     assert any(m.startswith("approve by alice (dashboard)") for m in messages(document))
+
+
+@pytest.mark.slow  # make soak: keeps make test near 8 minutes
+def test_abort_while_a_hook_keeps_answering_in_progress(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    from moto.awslambda_simple.models import lambda_simple_backends
+
+    plan = hook_plan(world, plan_file, endpoint)
+    queue_lambda_results(endpoint, [json.dumps({"hookStatus": "IN_PROGRESS"})] * 30,
+                         "us-east-1")
+    try:
+        run_id = start(cli, plan, "--time-scale", "30")
+        wait_until(lambda: status(cli, run_id)["stage"] == "before_traffic", 30)
+        assert cli.run("abort", run_id, "--reason", "smoke test hangs").returncode == 0
+        code, document = follow(cli, run_id)
+    finally:  # the unused answers go (the server is this process's): later hooks get theirs
+        lambda_simple_backends["123456789012"]["us-east-1"].lambda_simple_results_queue.clear()
+    assert code == 4, document
+    assert "smoke test hangs" in document["reason"]
+    assert world.alias_state() == (world.stable, {})

@@ -270,17 +270,7 @@ class _Compiler:
             "composites.$": "$.CompositeAlarms[*].AlarmName",
             "compositeStates.$": "$.CompositeAlarms[*].StateValue",
         })
-        requests: State = {
-            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
-            "Parameters": {"TableName": self.table,
-                           "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
-                           "ProjectionExpression": "pk, sf_abort, sf_promote",
-                           "ConsistentRead": True},
-            "ResultPath": "$.req",  # {"Item": {...}}: small, and never a missing path
-            "Retry": retry("dynamodb"), "Next": f"{prefix}Judge",
-        }
-        if on_error:
-            requests["Catch"] = [catch(on_error)]
+        requests = self._requests(f"{prefix}Judge", on_error)
         seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
                        "Parameters": {
                            "alarm.$": "States.ArrayContains($.poll.states, 'ALARM')",
@@ -290,6 +280,21 @@ class _Compiler:
                                       "States.ArrayLength($.poll.compositeStates))",
                            "now.$": "$$.State.EnteredTime"}}
         return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests}
+
+    def _requests(self, next_state: str, on_error: str | None) -> State:
+        """Read the operator requests the record holds for the machine."""
+        requests: State = {
+            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": self.table,
+                           "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
+                           "ProjectionExpression": "pk, sf_abort, sf_promote",
+                           "ConsistentRead": True},
+            "ResultPath": "$.req",  # {"Item": {...}}: small, and never a missing path
+            "Retry": retry("dynamodb"), "Next": next_state,
+        }
+        if on_error:
+            requests["Catch"] = [catch(on_error)]
+        return requests
 
     def _check_rules(self, prefix: str) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = [
@@ -480,7 +485,14 @@ class _Compiler:
             HOOK_FAILED, f"'{_quote(label)} still answers IN_PROGRESS after {timeout:g}s'",
             "Rollback", literal=True)
         self.states[f"{name}Delay"] = {"Type": "Wait", "SecondsPath": "$.run.hook_delay",
-                                       "Next": f"{name}Count"}
+                                       "Next": f"{name}Requests"}
+        # A hook may say IN_PROGRESS for an hour: an abort is read between its answers.
+        self.states[f"{name}Requests"] = self._requests(f"{name}Asked", "Rollback")
+        self.states[f"{name}Asked"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.req.Item.sf_abort.S", "IsPresent": True, "Next": f"{name}Abort"},
+        ], "Default": f"{name}Count"}
+        self.states[f"{name}Abort"] = _fail_with(
+            ABORTED, "States.Format('aborted by {}', $.req.Item.sf_abort.S)", "Rollback")
         self.states[f"{name}Count"] = {"Type": "Pass", "ResultPath": "$.tries",
                                        "Next": f"{name}Invoke", "Parameters": {
                                            "left.$": "States.MathAdd($.tries.left, -1)"}}

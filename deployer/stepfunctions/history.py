@@ -80,7 +80,7 @@ def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: floa
         total = Tally()
         for hook in getattr(plan.hooks, entry.kind):
             tries = max(1, int(hook.effective_timeout // HOOK_RETRY_DELAY))
-            total = total + STEP + TASK + (TASK + STEP * 4) * tries
+            total = total + STEP + TASK + (TASK * 2 + STEP * 5) * tries
         return total
     if entry.kind == "retire":
         return GROUP + (ITERATION + TASK * 2 + STEP * 2) * all_legs
