@@ -157,7 +157,6 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
                                          report, dry_run)
     if role_arn or wait_for_end:
         raise UsageError("--role-arn and --wait go with --engine stepfunctions")
-    options = settings()
     live = sys.stdout.isatty() and options.verbosity >= 0 and not dry_run
     quiet_logs = live and options.log_format == "auto"
     configure_logging(options.log_format, options.verbosity - (2 if quiet_logs else 0))
@@ -198,12 +197,11 @@ def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_sca
         click.echo(f"follow it: deployer status {record.run_id} --watch", err=True)
         return ExitCode.SUCCEEDED
     from deployer.cli.status_view import watch
-    from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+    from deployer.runs.on_stepfunctions import settler
     from deployer.store import open_store
 
     store = open_store(options.store, options)
-    final = watch(store, record.run_id, live=False,
-                  settle=lambda found: settle_if_the_machine_died(store, found, options))
+    final = watch(store, record.run_id, live=False, settle=settler(store, options))
     finish_report(final, report, loaded.path)
     return exit_code_of(final)
 

@@ -95,11 +95,9 @@ def status(run_id: str | None, watch: bool, as_json: bool) -> int:
     record = find_run(store, run_id)
     settle = None
     if record.on_stepfunctions:
-        from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+        from deployer.runs.on_stepfunctions import settler
 
-        def settle(found: RunRecord) -> RunRecord:
-            return settle_if_the_machine_died(store, found, options)
-
+        settle = settler(store, options)
         record = settle(record)
     if watch:
         record = follow(store, record.run_id, live=sys.stdout.isatty() and not as_json,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 WIDTH, HEIGHT, LEFT, TOP, BOTTOM = 760.0, 260.0, 44.0, 16.0, 28.0
@@ -59,10 +59,7 @@ def _y(weight: float) -> float:
 
 
 def _time(text: str) -> datetime:
-    """A record's timestamp: deployer writes `2026-11-28T12:56:13Z`; events a state
-    machine recorded may carry fractions or an offset (RFC 3339)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def chart_of(document: dict[str, Any]) -> Chart:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
 from deployer.plan.loader import LoadedPlan
 from deployer.plan.model import ReleasePlan
 from deployer.runs.factory import build_check, build_leg, target_key, target_keys
+from deployer.runs.operator import machine_aws
 from deployer.runs.rollout import aws_context, new_record
 from deployer.stepfunctions.compiler import compile_plan
 from deployer.stepfunctions.inputs import execution_input, leg_input, production_actions
@@ -246,6 +248,11 @@ def _end(store: Store, record: RunRecord, outcome: Outcome, reason: str,
     return record
 
 
+def settler(store: Store, settings: Settings) -> Callable[[RunRecord], RunRecord]:
+    """`settle_if_the_machine_died` for one store, as `watch` asks it."""
+    return lambda record: settle_if_the_machine_died(store, record, settings)
+
+
 def settle_if_the_machine_died(store: Store, record: RunRecord, settings: Settings
                                ) -> RunRecord:
     """A run whose execution has ended without ending the record (someone stopped it in
@@ -254,14 +261,13 @@ def settle_if_the_machine_died(store: Store, record: RunRecord, settings: Settin
     Traffic may be split: the reason says so and the hint gives the way out."""
     if not record.on_stepfunctions or record.terminal:
         return record
-    arn = str(record.engine.get("execution_arn", ""))
-    region = arn.split(":")[3] if arn.count(":") >= 3 else None
-    client = aws_context(settings, region).client("stepfunctions")
+    aws = machine_aws(record, settings)
     try:
-        execution = client.describe_execution(executionArn=arn)
+        execution = aws.call(aws.client("stepfunctions").describe_execution,
+                             executionArn=record.engine.get("execution_arn", ""))
     except ClientError as exc:
-        if error_code(exc) == "ExecutionDoesNotExist" and record.phase == Phase.PENDING:
-            return record  # handed over this very moment
+        if error_code(exc) == "ExecutionDoesNotExist" and record.phase == Phase.PREPARING:
+            return record  # handed over this very moment: StartExecution is on its way
         raise DeployerError(f"cannot read the execution of run {record.run_id}: {exc}"
                             ) from exc
     status = str(execution.get("status", ""))

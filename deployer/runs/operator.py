@@ -10,7 +10,7 @@ import secrets
 import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployer.core.clock import iso
 from deployer.core.ports import Store
@@ -18,6 +18,9 @@ from deployer.core.record import Phase, RunRecord
 from deployer.core.settings import Settings
 from deployer.errors import DeployerError, ExitCode
 from deployer.store import RunNotFound, StoreConflict
+
+if TYPE_CHECKING:
+    from deployer.aws import AwsContext
 
 STEPPING = {Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Phase.PROMOTING}
 ALLOWED: dict[str, set[Phase]] = {
@@ -135,6 +138,17 @@ def answer_machine_gate(store: Store, record: RunRecord, request: dict[str, Any]
         raise DeployerError(f"cannot answer run {record.run_id}'s approval: {exc}") from exc
 
 
+def machine_aws(record: RunRecord, settings: Settings | None) -> AwsContext:
+    """Where a run's Step Functions execution lives: --region, else its ARN's region."""
+    from deployer.aws import AwsContext
+
+    arn = str(record.engine.get("execution_arn", ""))
+    region = arn.split(":")[3] if arn.count(":") >= 3 else None
+    return AwsContext(region=(settings.region if settings else None) or region,
+                      profile=settings.profile if settings else None,
+                      endpoint_url=settings.endpoint_url if settings else None)
+
+
 def request_action(store: Store, run_id: str, action: str, by: str, reason: str | None,
                    settings: Settings | None) -> tuple[RunRecord, dict[str, Any], str | None]:
     """`submit`, and for a run on Step Functions waiting at a gate, answer the gate:
@@ -142,12 +156,5 @@ def request_action(store: Store, run_id: str, action: str, by: str, reason: str 
     record, request = submit(store, run_id, action, by, reason)
     if not record.on_stepfunctions:
         return record, request, None
-    from deployer.aws import AwsContext
-
-    arn = str(record.engine.get("execution_arn", ""))
-    region = arn.split(":")[3] if arn.count(":") >= 3 else None
-    aws = AwsContext(region=(settings.region if settings else None) or region,
-                     profile=settings.profile if settings else None,
-                     endpoint_url=settings.endpoint_url if settings else None)
-    sent = answer_machine_gate(store, record, request, aws.client("stepfunctions"))
-    return record, request, sent
+    client = machine_aws(record, settings).client("stepfunctions")
+    return record, request, answer_machine_gate(store, record, request, client)

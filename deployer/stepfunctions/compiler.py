@@ -234,7 +234,7 @@ class _Compiler:
                                     "Parameters": {"left.$": "$.step.e.polls"}}
         self.states["BakeWait"] = {"Type": "Wait", "SecondsPath": "$.run.poll",
                                    "Next": "BakePoll"}
-        self.states.update(self._poll_states("Bake", fail=None))
+        self.states.update(self._poll_states("Bake", caught=True))
         rules = [
             *self._check_rules("Bake"),
             {"And": [{"Variable": f"$.req.Item.sf_promote.M.{key}.S", "IsPresent": True}
@@ -244,9 +244,7 @@ class _Compiler:
         self.states["BakeJudge"] = {"Type": "Choice", "Choices": rules, "Default": "BakeTick"}
         self.states["BakeTick"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
                                    "Parameters": {"left.$": "States.MathAdd($.bake.left, -1)"}}
-        for name, error, cause in self._failures("Bake"):
-            self.states[name] = _fail_with(error, cause, "Rollback",
-                                           literal=cause.startswith("'"))
+        self._fail_states(self._failures("Bake"))
         self._record("Promote", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
                      f":taken), {APPEND_EVENT} REMOVE sf_promote", {
                          ":taken": {"L": [{"S.$": "$.req.Item.sf_promote.M.id.S"}]}, **NO_EVENTS,
@@ -258,9 +256,11 @@ class _Compiler:
             {"Variable": "$.req.Item.sf_promote.M.action.S", "StringEquals": "promote_full",
              "Next": "PromoteFull"}], "Default": "Advance"}
 
-    def _poll_states(self, prefix: str, fail: str | None) -> dict[str, State]:
-        """One poll: every alarm in one DescribeAlarms call, then the run's requests."""
-        on_error = None if fail else "Rollback"
+    def _poll_states(self, prefix: str, *, caught: bool) -> dict[str, State]:
+        """One poll: every alarm in one DescribeAlarms call, then the run's requests.
+        `caught`: an AWS error goes to the rollback branch (else it fails the branch the
+        poll runs in, whose Parallel catches it)."""
+        on_error = "Rollback" if caught else None
         poll = sdk_task("cloudwatch", "describeAlarms", {
             "AlarmNames": self.alarms, "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
             "MaxRecords": 100,
@@ -311,14 +311,34 @@ class _Compiler:
             rules.append({"Variable": "$.seen.nodata", "BooleanEquals": True,
                           "Next": f"{prefix}NoData"})
         rules += [
-            {"Variable": "$.req.Item.sf_abort.S", "IsPresent": True, "Next": f"{prefix}Abort"},
-            {"Variable": "$.req.Item.sf_abort", "IsPresent": True,
-             "Next": f"{prefix}AbortAnyway"},
+            *self._abort_rules(prefix),
             {"And": [{"Variable": "$.step.e.deadline", "BooleanEquals": True},
                      {"Variable": "$.seen.now", "TimestampGreaterThanPath": "$.run.deadline"}],
              "Next": f"{prefix}Deadline"},
         ]
         return rules
+
+    def _fail_states(self, failures: list[tuple[str, str, str]]) -> None:
+        """Each (name, error, cause) as a Pass that sets $.error and goes to the rollback
+        branch; a cause in single quotes is literal text, else an intrinsic."""
+        for name, error, cause in failures:
+            self.states[name] = _fail_with(error, cause, "Rollback",
+                                           literal=cause.startswith("'"))
+
+    @staticmethod
+    def _abort_rules(prefix: str) -> list[dict[str, Any]]:
+        return [
+            {"Variable": "$.req.Item.sf_abort.S", "IsPresent": True, "Next": f"{prefix}Abort"},
+            {"Variable": "$.req.Item.sf_abort", "IsPresent": True,
+             "Next": f"{prefix}AbortAnyway"},
+        ]
+
+    @staticmethod
+    def _abort_failures(prefix: str) -> list[tuple[str, str, str]]:
+        return [
+            (f"{prefix}Abort", ABORTED, "States.Format('aborted by {}', $.req.Item.sf_abort.S)"),
+            (f"{prefix}AbortAnyway", ABORTED, "'aborted by an operator'"),
+        ]
 
     def _failures(self, prefix: str) -> list[tuple[str, str, str]]:
         alarms = ("States.Format('an alarm is in ALARM (alarms {} read {}; composite alarms "
@@ -335,8 +355,7 @@ class _Compiler:
             (f"{prefix}Alarm", CHECK_FAILED, alarms),
             (f"{prefix}Missing", CHECK_FAILED, missing),
             (f"{prefix}NoData", CHECK_FAILED, nodata),
-            (f"{prefix}Abort", ABORTED, "States.Format('aborted by {}', $.req.Item.sf_abort.S)"),
-            (f"{prefix}AbortAnyway", ABORTED, "'aborted by an operator'"),
+            *self._abort_failures(prefix),
             (f"{prefix}Gone", CHECK_FAILED, "'the run record is gone from its table'"),
             (f"{prefix}Deadline", DEADLINE, "'the plan''s deadline passed'"),
         ]
@@ -372,7 +391,7 @@ class _Compiler:
                            "CausePath": "States.JsonToString($.answer)"}
         watch = {
             "WatchWait": {"Type": "Wait", "SecondsPath": "$.run.poll", "Next": "WatchPoll"},
-            **self._poll_states("Watch", fail="yes"),
+            **self._poll_states("Watch", caught=False),
             "WatchJudge": {"Type": "Choice", "Choices": self._check_rules("Watch"),
                            "Default": "WatchWait"},
         }
@@ -488,11 +507,9 @@ class _Compiler:
                                        "Next": f"{name}Requests"}
         # A hook may say IN_PROGRESS for an hour: an abort is read between its answers.
         self.states[f"{name}Requests"] = self._requests(f"{name}Asked", "Rollback")
-        self.states[f"{name}Asked"] = {"Type": "Choice", "Choices": [
-            {"Variable": "$.req.Item.sf_abort.S", "IsPresent": True, "Next": f"{name}Abort"},
-        ], "Default": f"{name}Count"}
-        self.states[f"{name}Abort"] = _fail_with(
-            ABORTED, "States.Format('aborted by {}', $.req.Item.sf_abort.S)", "Rollback")
+        self.states[f"{name}Asked"] = {"Type": "Choice", "Choices": self._abort_rules(name),
+                                       "Default": f"{name}Count"}
+        self._fail_states(self._abort_failures(name))
         self.states[f"{name}Count"] = {"Type": "Pass", "ResultPath": "$.tries",
                                        "Next": f"{name}Invoke", "Parameters": {
                                            "left.$": "States.MathAdd($.tries.left, -1)"}}

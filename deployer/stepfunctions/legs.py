@@ -5,7 +5,7 @@ ECS tasks; after success, retire the old ones.
 It runs inside a Map over the wave's targets, so one definition serves one target or
 a hundred. Each item is a target as `rollout` resolved it (see `inputs.py`):
 `{"name", "kind": lambda|listener|rule, "routes": [route 0 = all on stable, 1.., ],
-"arn"|"function"+"alias", "forward", "cluster", "layout", ...}`.
+"arn"|"function"+"alias", "cluster", "layout", ...}`.
 """
 
 from __future__ import annotations
