@@ -288,3 +288,47 @@ def test_plan_shows_the_analysis_settings(write_plan: Callable[..., str]) -> Non
         "metrics": {"error_rate": {"max_percent": 2, "max_vs_stable": 2},
                     "latency": {"max_ms": 800}},
         "window_seconds": 300, "min_requests": 100, "on_inconclusive": "approve"}
+
+
+WATCHES_NOTHING = MINIMAL_LAMBDA_PLAN.replace("checks: {alarms: [checkout-api-errors]}",
+                                              "checks: {poll_every: 5s}")
+
+
+def test_a_plan_that_watches_nothing_is_valid_with_one_loud_warning(
+        write_plan: Callable[..., str]) -> None:
+    path = write_plan(WATCHES_NOTHING)
+    for command in (("validate", path), ("plan", path), ("plan", path, "--json")):
+        result = run_cli(*command)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert warnings == [f"{path}: warning: this release watches nothing (no checks.alarms, "
+                            "checks.metrics or per-target alarms): only hooks, approvals, the "
+                            "deadline and operators can stop it; add alarms or metrics so it "
+                            "can roll back by itself (--strict refuses such a plan)"], command
+
+
+def test_strict_turns_warnings_into_exit_2(write_plan: Callable[..., str]) -> None:
+    quiet, loud = write_plan(MINIMAL_LAMBDA_PLAN), write_plan(WATCHES_NOTHING)
+    result = run_cli("validate", "--strict", quiet, loud)
+    assert result.returncode == 2
+    assert f"{quiet}: ok (" in result.stdout
+    assert f"{loud}: ok" not in result.stdout
+    assert result.stderr.startswith(f"{loud}: warning: this release watches nothing")
+    assert result.stderr.rstrip().endswith("[--strict]")
+    refused = run_cli("rollout", "--strict", loud, "--store", "file:///nonexistent/never")
+    assert refused.returncode == 2, refused.stderr
+    assert "watches nothing" in refused.stderr
+
+
+def test_per_target_alarms_count_as_watching(write_plan: Callable[..., str]) -> None:
+    path = write_plan("""\
+version: 1
+name: shop
+targets:
+  cart: {lambda: {function: cart, alias: live, version: "3"}, alarms: [cart-5xx]}
+  web: {lambda: {function: web, alias: live, version: "4"}}
+strategy: {all_at_once: {}}
+""")
+    result = run_cli("validate", "--strict", path)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr

@@ -70,6 +70,22 @@ def test_canary_succeeds(world: LambdaWorld, plan_file: Callable[..., str], cli:
     assert {"event", "run_id", "phase", "timestamp"} <= set(lines[0])
 
 
+def test_a_plan_that_watches_nothing_releases_with_a_warning(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, tmp_path: Path) -> None:
+    plan = Path(plan_file(world))
+    plan.write_text(plan.read_text().replace(f"alarms: [{world.alarms[0]}], ", ""))
+    world.set_alarm(world.alarms[0], "ALARM")  # not the plan's: nothing may read it
+    code, _, err = finish(cli.rollout(str(plan), "--report-html", str(tmp_path / "r.html")))
+    assert code == 0, err
+    assert world.alias_state() == (world.new, {})
+    assert f"{plan}: warning: this release watches nothing" in err
+    report = cli.report_document()
+    assert report["warnings"] and report["warnings"][0].startswith("this release watches")
+    assert any(e["message"].startswith("warning: this release watches nothing")
+               for e in report["events"])
+    assert "warning: this release watches nothing" in (tmp_path / "r.html").read_text()
+
+
 def test_alarm_mid_bake_rolls_back(world: LambdaWorld, plan_file: Callable[..., str],
                                    cli: Cli) -> None:
     process = cli.rollout(plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))

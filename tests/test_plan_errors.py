@@ -95,10 +95,6 @@ BROKEN = [
      + "hooks:\n  before_traffic:\n    - {lambda: smoke, command: [./x]}\n",
      [":13:7: hooks.before_traffic[0]: has lambda and command; keep exactly one of: lambda, "
       "http, command"]),
-    ("watches nothing", MINIMAL_LAMBDA_PLAN.replace("checks: {alarms: [checkout-api-errors]}",
-                                                    "checks: {poll_every: 5s}"),
-     [":8:9: checks: give checks.alarms, checks.metrics or both: a release that watches "
-      "nothing cannot roll back by itself"]),
     ("metrics without a bound", MINIMAL_LAMBDA_PLAN.replace(
         "checks: {alarms: [checkout-api-errors]}", "checks: {metrics: {error_rate: {}}}"),
      [":8:32: checks.metrics.error_rate: give max, max_vs_stable or both"]),

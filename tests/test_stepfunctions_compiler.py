@@ -316,3 +316,22 @@ def test_the_definition_parses_as_asl_with_every_intrinsic(tmp_path: Path, targe
         parser.addErrorListener(listener)
         parser.func_decl()
         assert not listener.errors, (call, listener.errors)
+
+
+@pytest.mark.parametrize("target", ["lambda", "ecs-services"])
+def test_a_plan_that_watches_nothing_reads_no_alarm(tmp_path: Path, target: str) -> None:
+    """DescribeAlarms with AlarmNames [] reads every alarm of the account: such a plan must
+    make no such call (and its role may not name an empty resource list)."""
+    from deployer.cli.iam_policy import machine_role_policy
+
+    plan = plan_of(tmp_path, TARGETS[target], STRATEGIES["steps"])
+    text = (tmp_path / "plan.yaml").read_text()
+    (tmp_path / "plan.yaml").write_text(text.replace("alarms: [shop-5xx], ", ""))
+    plan = load_plan(str(tmp_path / "plan.yaml")).plan
+    assert not plan.all_alarms
+    definition = compile_plan(plan, "runs")
+    assert not [name for name, s in every_state(definition)
+                if "describeAlarms" in s.get("Resource", "")]
+    for statement in machine_role_policy(plan, "runs")["Statement"]:
+        assert statement["Resource"], statement
+        assert "cloudwatch:DescribeAlarms" not in statement["Action"]

@@ -216,9 +216,10 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
                 [scope.arn("ecs", f"service/{cluster}/{ecs.service}"),
                  scope.arn("ecs", f"task-set/{cluster}/{ecs.service}/*")]))
     statements = _merged(statements)
-    statements.append(_statement(
-        "ReadAlarms", ["cloudwatch:DescribeAlarms"],
-        [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
+    if plan.all_alarms:  # a plan that watches nothing makes no DescribeAlarms call
+        statements.append(_statement(
+            "ReadAlarms", ["cloudwatch:DescribeAlarms"],
+            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
     statements += _hooks_and_notify(plan, scope)
     statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                  [scope.arn("dynamodb", f"table/{table}")]))

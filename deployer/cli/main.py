@@ -38,6 +38,18 @@ set_option = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE",
     help="Override a plan field, e.g. --set target.lambda.version=43 (repeatable).",
 )
+strict_option = click.option(
+    "--strict", is_flag=True,
+    help="Treat every warning (e.g. a plan that watches nothing) as an error: exit 2.",
+)
+
+
+def say_warnings(loaded: LoadedPlan, strict: bool = False) -> None:
+    """Print the plan's warnings on stderr; under --strict they refuse it (exit 2)."""
+    if strict and loaded.warnings:
+        raise PlanError([f"{w} [--strict]" for w in loaded.warnings])
+    for warning in loaded.warnings:
+        click.echo(warning, err=True)
 
 
 @cli.command(epilog="""
@@ -45,11 +57,13 @@ set_option = click.option(
 Examples:
   deployer validate configs/*.yaml
   deployer validate plan.yaml --set target.lambda.version=43
+  deployer validate --strict plans/*.yaml     # warnings fail too (CI)
 """)
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
+@strict_option
 @common_options
-def validate(plans: tuple[str, ...], overrides: tuple[str, ...]) -> int:
+def validate(plans: tuple[str, ...], overrides: tuple[str, ...], strict: bool) -> int:
     """Check release plans offline; print every problem as FILE:LINE:COL: field: message."""
     from deployer.plan.compile import baked_seconds, compile_strategy
     from deployer.plan.durations import format_duration
@@ -60,6 +74,7 @@ def validate(plans: tuple[str, ...], overrides: tuple[str, ...]) -> int:
     for path in plans:
         try:
             loaded = load_plan(path, overrides)
+            say_warnings(loaded, strict)
         except PlanError as exc:
             failed = True
             for problem in exc.problems:
@@ -91,6 +106,7 @@ def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
     from deployer.plan.timeline import timeline_json, timeline_text
 
     loaded = load_plan(plan_path, overrides)
+    say_warnings(loaded)
     if as_json:
         import json
 
@@ -139,10 +155,12 @@ Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
               help="--engine stepfunctions: the IAM role the state machine runs as.")
 @click.option("--wait", "wait_for_end", is_flag=True,
               help="--engine stepfunctions: follow the run and exit with its outcome's code.")
+@strict_option
 @common_options
 def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
             report_html: str | None, assume_yes: bool, time_scale: float,
-            dry_run: bool, engine: str, role_arn: str | None, wait_for_end: bool) -> int:
+            dry_run: bool, engine: str, role_arn: str | None, wait_for_end: bool,
+            strict: bool) -> int:
     """Run a release plan; blocks until it succeeds, rolls back or fails."""
     from deployer.logs import configure_logging
     from deployer.plan.loader import load_plan
@@ -150,6 +168,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
     from deployer.runs.rollout import rollout as run_rollout
 
     loaded = load_plan(plan_path, overrides)
+    say_warnings(loaded, strict)
     options = settings()
     if engine == "stepfunctions":
         configure_logging(options.log_format, options.verbosity)

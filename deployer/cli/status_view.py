@@ -48,6 +48,7 @@ def render_text(record: RunRecord, events: int = 5) -> str:
         lines.append(f"outcome  {record.outcome.value} (exit {record.exit_code})"
                      + (f": {record.reason}" if record.reason else ""))
     lines += target_lines(record)
+    lines += [f"warning  {w}" for w in record.warnings]
     if record.alarms:
         # A state machine polls the alarms without writing each reading to the record.
         when = "at preflight: " if record.on_stepfunctions else ""

@@ -127,6 +127,7 @@ class RunRecord:
     # Who executes the run when it is not this process: {"kind": "stepfunctions",
     # "state_machine_arn", "execution_arn", "task_token"} (SPEC §11).
     engine: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # the plan's (plan/warnings.py)
     version: int = 0                     # optimistic-concurrency counter, owned by the store
 
     @property
@@ -205,6 +206,7 @@ class RunRecord:
             "lease": self.lease,
             **({"engine": {k: v for k, v in self.engine.items() if k != "task_token"}}
                if self.engine else {}),
+            **({"warnings": self.warnings} if self.warnings else {}),
         }
         if with_events:
             out["events"] = [e.document() for e in self.events]

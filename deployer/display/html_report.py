@@ -38,6 +38,7 @@ def render_report(document: dict[str, Any]) -> str:
     run = {key: document.get(key) for key in (
         "run_id", "plan_name", "outcome", "phase", "reason", "exit_code", "started_at",
         "ended_at", "weight", "time_scale")}
+    run["warnings"] = list(document.get("warnings") or [])
     run["events"] = [{"at": e.get("at"), "phase": e.get("phase"), "weight": e.get("weight"),
                       "message": e.get("message")} for e in document.get("events", [])]
     return environment.get_template("report.html.j2").render(

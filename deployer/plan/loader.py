@@ -36,6 +36,8 @@ class LoadedPlan:
     path: str
     plan: ReleasePlan
     raw: dict[str, Any]
+    # `FILE: warning: ...` lines (plan/warnings.py): valid, but said out loud.
+    warnings: tuple[str, ...] = ()
 
 
 # What names the traffic resource itself: all an emergency rollback needs.
@@ -153,7 +155,12 @@ def validate_plan(
         plan = None
     if problems or plan is None:
         raise PlanError([str(p) for p in _ordered(problems)])
-    return LoadedPlan(path, plan, raw)
+    if identity_only:  # a rollback's reduced plan: its warnings would be about the stand-in
+        return LoadedPlan(path, plan, raw)
+    from deployer.plan.warnings import plan_warnings
+
+    return LoadedPlan(path, plan, raw,
+                      tuple(f"{path}: warning: {w}" for w in plan_warnings(plan)))
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

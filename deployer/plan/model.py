@@ -535,15 +535,6 @@ class ReleasePlan(Spec):
         return self
 
     @model_validator(mode="after")
-    def _something_watches(self, info: ValidationInfo) -> Self:
-        own = any(entry.alarms for entry in (self.targets or {}).values())
-        if not self.checks.watches_anything and not own and \
-                not (info.context or {}).get("identity_only"):
-            raise _rule("give checks.alarms, checks.metrics or both: a release that watches "
-                        "nothing cannot roll back by itself", "checks")
-        return self
-
-    @model_validator(mode="after")
     def _deadline_fits(self) -> Self:
         from deployer.plan.compile import baked_seconds, compile_strategy
 

@@ -57,7 +57,10 @@ def new_record(loaded: LoadedPlan, key: str, clock: Clock) -> RunRecord:
         run_id=new_run_id(plan.name, clock.wall()), plan_name=plan.name, target_key=key,
         target={"kind": plan.target_kind}, plan=loaded.raw, started_at=iso(clock.wall()),
         time_scale=clock.time_scale,
+        warnings=[w.removeprefix(f"{loaded.path}: warning: ") for w in loaded.warnings],
     )
+    for warning in record.warnings:
+        record.add_event(clock.wall(), f"warning: {warning}")
     if plan.deadline is not None:
         record.deadline_at = clock.now() + plan.deadline
     return record

@@ -270,6 +270,10 @@ class _Compiler:
             "composites.$": "$.CompositeAlarms[*].AlarmName",
             "compositeStates.$": "$.CompositeAlarms[*].StateValue",
         })
+        if not self.alarms:  # a plan that watches nothing: AlarmNames [] would read them all
+            poll = {"Type": "Pass", "ResultPath": "$.poll", "Next": f"{prefix}Seen",
+                    "Result": {"names": [], "states": [], "composites": [],
+                               "compositeStates": []}}
         requests = self._requests(f"{prefix}Judge", on_error)
         seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
                        "Parameters": {
