@@ -45,6 +45,17 @@ class TestMetricAlarms:
         with pytest.raises(PreflightError, match="alarm not found: typo"):
             alarms(["errors", "typo"]).start()
 
+    def test_a_logical_id_is_refused_with_the_physical_name_it_meant(self) -> None:
+        make_alarm("svc-dev-HelloFooAlarm-1M9QX2EXAMPL3")
+        make_alarm("svc-dev-HelloFooAlarmTwo-AAAA")  # contains the id, not as a segment
+        make_alarm("other-HelloBarAlarm-ZZZ")
+        with pytest.raises(PreflightError) as refused:
+            alarms(["HelloFooAlarm"]).start()
+        assert refused.value.message == "alarm not found: HelloFooAlarm"
+        assert refused.value.hint is not None
+        assert "did you mean HelloFooAlarm -> svc-dev-HelloFooAlarm-1M9QX2EXAMPL3?" in \
+            refused.value.hint
+
     def test_deleted_alarm_fails_closed(self) -> None:
         make_alarm("errors")
         check = alarms(["errors"])

@@ -38,14 +38,43 @@ def csrf(client: TestClient, path: str) -> str:
     return found.group(1)
 
 
-def test_runs_list_shows_active_runs_first_and_filters(tmp_path: Path) -> None:
-    client = TestClient(create_app(stored(tmp_path), "alice"))
-    active = client.get("/")
-    assert active.status_code == 200
-    assert "shop-20261128T100000Z-aaaa" in active.text and "cart-" not in active.text
+def test_runs_list_shows_active_runs_first_then_recent_ones_and_filters(
+        tmp_path: Path) -> None:
+    store = stored(tmp_path)
+    rolled = RunRecord(run_id="api-20261128T080000Z-cccc", plan_name="api", target_key="k3",
+                       target={"kind": "lambda"}, plan={}, started_at="2026-11-28T08:00:00Z",
+                       ended_at="2026-11-28T11:00:00Z", phase=Phase.ROLLED_BACK,
+                       weight=0.0, reason="alarm api-5xx is in ALARM")
+    store.create(rolled)
+    client = TestClient(create_app(store, "alice"))
+    front = client.get("/")
+    assert front.status_code == 200
+    text = front.text
+    # the active run, then the one that just rolled back (ended last), then the older one
+    assert text.index("shop-2026") < text.index("api-2026") < text.index("cart-2026")
+    assert "alarm api-5xx is in ALARM" in text
+    only_active = client.get("/?show=active").text
+    assert "shop-20261128T100000Z-aaaa" in only_active and "cart-" not in only_active
     every = client.get("/?show=all").text
     assert every.index("shop-2026") < every.index("cart-2026")
     assert "shop-" not in client.get("/?show=all&plan=cart").text
+
+
+def test_the_front_page_keeps_the_newest_ended_runs_only(tmp_path: Path) -> None:
+    from deployer.dashboard.app import RECENT
+
+    store = FileStore(tmp_path / "store")
+    for index in range(RECENT + 3):
+        store.create(RunRecord(run_id=f"fn-20261128T{index:02d}0000Z-{index:04x}",
+                               plan_name="fn", target_key=f"k{index}",
+                               target={"kind": "lambda"}, plan={},
+                               started_at=f"2026-11-28T{index:02d}:00:00Z",
+                               phase=Phase.SUCCEEDED, weight=100.0))
+    client = TestClient(create_app(store, "alice"))
+    front = client.get("/").text
+    assert front.count('href="/runs/fn-') == RECENT
+    assert "fn-20261128T000000Z-0000" not in front  # the oldest is left to show=all
+    assert client.get("/?show=all").text.count('href="/runs/fn-') == RECENT + 3
 
 
 def test_approve_writes_the_request_the_cli_writes(tmp_path: Path) -> None:

@@ -86,6 +86,23 @@ def test_a_plan_that_watches_nothing_releases_with_a_warning(
     assert "warning: this release watches nothing" in (tmp_path / "r.html").read_text()
 
 
+def test_an_alarm_named_by_its_logical_id_is_refused_with_the_physical_name(
+        endpoint: str, plan_file: Callable[..., str], cli: Cli) -> None:
+    """SAM and the Serverless plugin write alarms as CloudFormation logical ids; AWS knows
+    them as <stack>-<LogicalId>-<suffix>."""
+    name = next(NAMES)
+    physical = f"svc-dev-{name}FooAlarm-1M9QX2EXAMPL3"
+    world = create_lambda_world(endpoint, function=name, alarms=(physical,))
+    plan = Path(plan_file(world))
+    plan.write_text(plan.read_text().replace(physical, f"{name}FooAlarm"))
+    code, _, err = finish(cli.rollout(str(plan)))
+    assert code == 5, err
+    assert f"alarm not found: {name}FooAlarm" in err
+    assert f"did you mean {name}FooAlarm -> {physical}?" in err
+    assert "(nothing changed)" in err and "read back" not in err
+    assert world.alias_state() == (world.stable, {})
+
+
 def test_alarm_mid_bake_rolls_back(world: LambdaWorld, plan_file: Callable[..., str],
                                    cli: Cli) -> None:
     process = cli.rollout(plan_file(world, strategy="  canary: {weight: 10, bake: 10m}"))

@@ -17,6 +17,7 @@ from deployer.errors import CheckFailed, PreflightError
 from deployer.plan.model import AlreadyFiring, ChecksSpec, InsufficientData
 
 BATCH = 100
+SUGGEST_FROM_AT_MOST = 5000  # alarms listed to suggest a physical name for a logical id
 ALARM, OK, INSUFFICIENT = "ALARM", "OK", "INSUFFICIENT_DATA"
 
 
@@ -55,9 +56,16 @@ class CloudWatchAlarms:
             raise PreflightError(str(exc)) from None
         missing = [n for n in self.names if n not in states]
         if missing:
+            meant = self._physical_names(missing)
+            if meant:
+                guesses = "; ".join(f"{name} -> {', '.join(found)}"
+                                    for name, found in meant.items())
+                hint = ("a CloudFormation logical id is not an alarm name: did you mean "
+                        f"{guesses}? (write the physical name, or give the alarm an AlarmName)")
+            else:
+                hint = "check the names (and the region) in checks.alarms"
             raise PreflightError(f"alarm{'s' if len(missing) > 1 else ''} not found: "
-                                 f"{', '.join(missing)}",
-                                 hint="check the names (and the region) in checks.alarms")
+                                 f"{', '.join(missing)}", hint=hint)
         firing = [n for n in self.names if states[n] == ALARM]
         if firing and self.spec.already_firing == AlreadyFiring.BLOCK:
             raise PreflightError(
@@ -66,6 +74,27 @@ class CloudWatchAlarms:
                      "(e.g. to ship the fix for that alarm)")
         self.muted.update(firing)
         return CheckResult(True, states, muted=tuple(sorted(self.muted)))
+
+    def _physical_names(self, missing: Sequence[str]) -> dict[str, list[str]]:
+        """For names that look like CloudFormation logical ids (SAM and the Serverless
+        plugin write those): the existing alarms whose physical name
+        `<stack>-<LogicalId>-<suffix>` contains them. Best effort, on the error path only:
+        an unreadable list suggests nothing."""
+        assert self.client is not None
+        found: dict[str, list[str]] = {}
+        try:
+            pages = self.client.get_paginator("describe_alarms").paginate(
+                AlarmTypes=["CompositeAlarm", "MetricAlarm"],
+                PaginationConfig={"MaxItems": SUGGEST_FROM_AT_MOST})
+            for page in pages:
+                for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                    physical = str(alarm["AlarmName"])
+                    for name in missing:
+                        if f"-{name}-" in physical or physical.endswith(f"-{name}"):
+                            found.setdefault(name, []).append(physical)
+        except ClientError:
+            return {}
+        return {name: sorted(names)[:3] for name, names in found.items()}
 
     def evaluate(self, *, at_full: bool = False) -> CheckResult:
         states = self._states()

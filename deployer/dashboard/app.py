@@ -29,6 +29,8 @@ from deployer.runs.operator import OperatorError, request_action
 from deployer.store import RunNotFound
 
 SESSION, TOKEN = "deployer_session", "deployer_token"
+SHOW = ("recent", "active", "all")
+RECENT = 20  # ended runs on the front page (show=all lists every one)
 ACTIONS = (("approve", "approve", False), ("promote", "promote", False),
            ("promote_full", "promote --full", False), ("abort", "abort", True))
 
@@ -77,13 +79,22 @@ class Dashboard:
         denied = self.gate(request)
         if denied:
             return denied
-        show = request.query_params.get("show", "active")
+        show = request.query_params.get("show", "recent")
+        if show not in SHOW:
+            show = "recent"
         plan = request.query_params.get("plan", "")
-        found = [r for r in self.store.runs() if (show == "all" or not r.terminal)
-                 and plan in r.plan_name]
-        found.sort(key=lambda r: (r.terminal, r.started_at))  # active first, then by start
-        return self.page(request, "runs.html.j2", runs=[r.document(with_events=False)
-                                                   for r in found], show=show, plan=plan)
+        found = [r for r in self.store.runs() if plan in r.plan_name]
+        # Active runs first (newest first), then the ones that ended, newest first: the run
+        # that just rolled back is what people open the dashboard to look at.
+        active = sorted((r for r in found if not r.terminal), key=lambda r: r.started_at,
+                        reverse=True)
+        ended = sorted((r for r in found if r.terminal),
+                       key=lambda r: (r.ended_at or r.started_at, r.started_at), reverse=True)
+        ended = [] if show == "active" else ended if show == "all" else ended[:RECENT]
+        return self.page(request, "runs.html.j2",
+                         active=[r.document(with_events=False) for r in active],
+                         ended=[r.document(with_events=False) for r in ended],
+                         show=show, plan=plan, recent=RECENT)
 
     def load(self, run_id: str) -> Any:
         try:

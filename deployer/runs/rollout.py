@@ -14,7 +14,7 @@ from typing import Any
 from deployer.aws import AwsContext
 from deployer.core.clock import RealClock, iso
 from deployer.core.ports import Clock, Observer
-from deployer.core.record import RunRecord, new_run_id
+from deployer.core.record import Outcome, RunRecord, new_run_id
 from deployer.core.settings import Settings
 from deployer.core.signals import StopSignal
 from deployer.display.progress import LiveProgress, QuietObserver
@@ -108,8 +108,11 @@ def finish_report(record: RunRecord, report: str | None, plan_path: str | None =
     summary = f"{record.run_id}: {record.outcome.value if record.outcome else '?'}"
     if record.reason:
         summary += f": {record.reason}"
-    weight = f"{record.weight:g}%" if record.weight is not None else "unknown"
-    summary += f" (new version's share read back: {weight})"
+    if record.outcome == Outcome.REFUSED:  # refused before any write: say so, not a share
+        summary += " (nothing changed)"
+    else:
+        weight = f"{record.weight:g}%" if record.weight is not None else "unknown"
+        summary += f" (new version's share read back: {weight})"
     print(summary, file=sys.stderr)
     if record.hint:
         hint = record.hint
