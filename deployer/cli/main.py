@@ -367,6 +367,7 @@ def _explain(exc: DeployerError) -> None:
         for problem in exc.problems:
             click.echo(problem, err=True)
         return
-    click.echo(f"deployer: {exc.message}", err=True)
+    located = getattr(exc, "located", False)  # `FILE: message` (import verbs) stands alone
+    click.echo(exc.message if located else f"deployer: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"  {exc.hint}", err=True)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from deployer.importers.draft import Draft
+from deployer.importers.lambda_release import checks_of
+from deployer.importers.resolve import literal
+from deployer.importers.shapes import as_dict, as_list, is_scalar
 from deployer.importers.template import ImportProblem, line_of, read_document
 from strategies.presets import PRESETS, canonical_preset_name
 
@@ -19,36 +22,43 @@ def import_codedeploy(appspec_path: str, group_path: str) -> Draft:
                                          "get-deployment-group --output json)")
     group = document.get("deploymentGroupInfo", document) if isinstance(document, dict) \
         else None
-    if not isinstance(group, dict) or "deploymentGroupName" not in group:
+    if not isinstance(group, dict) or not is_scalar(group.get("deploymentGroupName")):
         raise ImportProblem(f"{group_path}: not a deployment group (no deploymentGroupName)")
     service = _ecs_service(appspec, appspec_path)
     name = _name(str(group["deploymentGroupName"]))
     draft = Draft(name, appspec_path, {"version": 1, "name": name})
-    services = group.get("ecsServices") or []
+    services = [s for s in as_list(group.get("ecsServices")) if isinstance(s, dict)
+                and is_scalar(s.get("clusterName")) and is_scalar(s.get("serviceName"))]
     if not services:
-        raise ImportProblem(f"{group_path}: not an ECS deployment group (no ecsServices)")
-    pair = ((group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or [{}])[0]
-    groups = [g.get("name") for g in pair.get("targetGroups") or []]
-    production = (pair.get("prodTrafficRoute") or {}).get("listenerArns") or []
-    test = (pair.get("testTrafficRoute") or {}).get("listenerArns") or []
+        raise ImportProblem(f"{group_path}: not an ECS deployment group (no ecsServices with "
+                            "a clusterName and a serviceName)")
+    pairs = as_list(as_dict(group.get("loadBalancerInfo")).get("targetGroupPairInfoList"))
+    pair = as_dict(pairs[0]) if pairs else {}
+    groups = [g.get("name") for g in as_list(pair.get("targetGroups"))
+              if isinstance(g, dict) and is_scalar(g.get("name"))]
+    production = _listeners(pair, "prodTrafficRoute")
+    test = _listeners(pair, "testTrafficRoute")
     if len(groups) != 2 or not production:
         raise ImportProblem(f"{group_path}: the deployment group has no target group pair "
                             "with a production listener")
-    properties = service.get("Properties") or {}
-    definition = str(properties.get("TaskDefinition") or "<TASK_DEFINITION>")
+    properties = as_dict(service.get("Properties"))
+    definition = properties.get("TaskDefinition")
+    definition = str(definition) if is_scalar(definition) else "<TASK_DEFINITION>"
     ecs: dict[str, Any] = {
-        "cluster": services[0].get("clusterName"), "service": services[0].get("serviceName"),
-        "target_groups": {"blue": groups[0], "green": groups[1]},
-        "listener": production[0]}
+        "cluster": literal(str(services[0]["clusterName"])),
+        "service": literal(str(services[0]["serviceName"])),
+        "target_groups": {"blue": literal(str(groups[0])), "green": literal(str(groups[1]))},
+        "listener": literal(production[0])}
     if test:
-        ecs["test_listener"] = test[0]
+        ecs["test_listener"] = literal(test[0])
     ecs["task_definition"] = ("${TASK_DEFINITION}" if definition.startswith("<")
-                              else definition)
+                              else literal(definition))
     draft.plan["target"] = {"ecs": ecs}
     draft.note("target.ecs.target_groups", "the deployment group's target group pair")
     draft.note("target.ecs.task_definition", "appspec TaskDefinition: set TASK_DEFINITION "
                                              "to the revision to release")
-    draft.plan["strategy"] = _strategy(draft, str(group.get("deploymentConfigName") or ""),
+    config = group.get("deploymentConfigName")
+    draft.plan["strategy"] = _strategy(draft, str(config) if is_scalar(config) else "",
                                        group_path)
     draft.plan.update(_keep_old(group))
     draft.plan["checks"] = _alarms(draft, group, group_path)
@@ -61,10 +71,15 @@ def import_codedeploy(appspec_path: str, group_path: str) -> Draft:
     return draft
 
 
+def _listeners(pair: dict[str, Any], route: str) -> list[str]:
+    return [str(arn) for arn in as_list(as_dict(pair.get(route)).get("listenerArns"))
+            if is_scalar(arn)]
+
+
 def _ecs_service(appspec: Any, path: str) -> dict[str, Any]:
     resources = appspec.get("Resources") if isinstance(appspec, dict) else None
-    for resource in resources or []:
-        for value in (resource or {}).values():
+    for resource in as_list(resources):
+        for value in as_dict(resource).values():
             if isinstance(value, dict) and value.get("Type") == "AWS::ECS::Service":
                 return value
     raise ImportProblem(f"{path}: not an ECS appspec (no AWS::ECS::Service resource)")
@@ -81,16 +96,19 @@ def _strategy(draft: Draft, config: str, source: str) -> dict[str, Any]:
 
 
 def _keep_old(group: dict[str, Any]) -> dict[str, Any]:
-    blue_green = group.get("blueGreenDeploymentConfiguration") or {}
-    terminate = blue_green.get("terminateBlueInstancesOnDeploymentSuccess") or {}
+    blue_green = as_dict(group.get("blueGreenDeploymentConfiguration"))
+    terminate = as_dict(blue_green.get("terminateBlueInstancesOnDeploymentSuccess"))
     minutes = terminate.get("terminationWaitTimeInMinutes")
-    return {"keep_old_for": f"{int(minutes)}m"} if minutes else {}
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 < minutes <= 2880:
+        return {"keep_old_for": f"{minutes}m"}
+    return {}
 
 
 def _alarms(draft: Draft, group: dict[str, Any], source: str) -> dict[str, Any]:
-    config = group.get("alarmConfiguration") or {}
-    names = [a.get("name") for a in config.get("alarms") or [] if a.get("name")]
-    if config.get("ignorePollAlarmFailure"):
+    config = as_dict(group.get("alarmConfiguration"))
+    names = [literal(str(a["name"])) for a in as_list(config.get("alarms"))
+             if isinstance(a, dict) and is_scalar(a.get("name")) and str(a["name"])]
+    if config.get("ignorePollAlarmFailure") is True:
         draft.warn("checks", 1, "ignorePollAlarmFailure: deployer never ignores an alarm it "
                    "cannot read (it rolls back)", source)
     if names and config.get("enabled") is False:
@@ -98,22 +116,20 @@ def _alarms(draft: Draft, group: dict[str, Any], source: str) -> dict[str, Any]:
                    "the plan watches these alarms", source)
     if names:
         draft.note("checks.alarms", "the deployment group's alarmConfiguration")
-        return {"alarms": names}
-    draft.note("checks", "no alarms in the deployment group: the canary is judged against "
-                         "the stable target group instead (docs/analysis.md)")
-    return {"metrics": {"error_rate": {"max_vs_stable": "2x"}}}
+    return checks_of(draft, names, "the deployment group")
 
 
 def _hooks(draft: Draft, appspec: dict[str, Any]) -> dict[str, Any]:
     hooks: dict[str, list[dict[str, str]]] = {}
-    for entry in appspec.get("Hooks") or []:
-        for event, function in (entry or {}).items():
+    for entry in as_list(appspec.get("Hooks")):
+        for event, function in as_dict(entry).items():
             stage = "before_traffic" if event in BEFORE else \
                 "after_traffic" if event in AFTER else None
-            if stage is None:
-                draft.warn("hooks", line_of(entry), f"hook {event} has no equivalent")
+            if stage is None or not is_scalar(function) or not str(function):
+                draft.warn("hooks", line_of(entry), f"hook {event} has no equivalent"
+                           if stage is None else f"hook {event} names no function")
                 continue
-            hooks.setdefault(stage, []).append({"lambda": str(function)})
+            hooks.setdefault(stage, []).append({"lambda": literal(str(function))})
             draft.warn(f"hooks.{stage}", line_of(entry),
                        f"{event} hook {function} must return {{\"hookStatus\": ...}} instead "
                        "of calling PutLifecycleEventHookExecutionStatus")
@@ -123,4 +139,5 @@ def _hooks(draft: Draft, appspec: dict[str, Any]) -> dict[str, Any]:
 def _name(text: str) -> str:
     import re
 
-    return (re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "imported")[:64]
+    return (re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "imported")[:64].strip("-") \
+        or "imported"

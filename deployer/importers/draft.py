@@ -15,7 +15,8 @@ from typing import Any
 from deployer.errors import PlanError
 from deployer.importers.template import ImportProblem
 
-VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# As the plan loader reads them: `$$` is a literal dollar, `${NAME}` a variable.
+VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,9 @@ class Draft:
     line: int = 0                     # where its source starts (a function's resource)
 
     def note(self, path: str, text: str) -> None:
-        self.notes.setdefault(path, []).append(text)
+        # A comment is one line of text whatever the source held (a newline in a value
+        # would end the comment and put the rest into the plan).
+        self.notes.setdefault(path, []).append(_one_line(text))
 
     def warn(self, path: str, line: int, message: str, source: str | None = None) -> None:
         self.warnings.append(Warning_(source or self.source, line, message))
@@ -51,7 +54,11 @@ class Draft:
         return "\n".join(lines) + "\n"
 
     def variables(self) -> list[str]:
-        return sorted(set(VARIABLE.findall(self.render())))
+        return sorted({name for name in VARIABLE.findall(self.render()) if name})
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def _block(value: dict[str, Any], path: str, depth: int, notes: dict[str, list[str]]
@@ -79,24 +86,30 @@ def _block(value: dict[str, Any], path: str, depth: int, notes: dict[str, list[s
 
 def _flow(value: Any) -> str:
     """A value in YAML flow style (JSON is valid YAML)."""
-    return json.dumps(value)
+    return json.dumps(value, default=str)
 
 
 def check_and_write(drafts: list[Draft], out: Path) -> list[Path]:
     """Validate every draft (its ${VAR}s set to stand-ins), then write them all; nothing is
     written when one fails."""
     from deployer.plan.loader import validate_plan
-    from deployer.plan.source import load_yaml
+    from deployer.plan.source import YamlProblems, load_yaml
 
     rendered = []
     for draft in drafts:
         text = draft.render()
-        environ = dict.fromkeys(draft.variables(), "1")
-        raw, source_map, problems = load_yaml(text, f"{draft.name}.yaml", environ=environ)
+        # Stand-ins for the variables the user sets: a number where a version (or a task
+        # definition revision) goes, a name elsewhere (an alias cannot be all digits).
+        environ = {name: "1" if name.endswith(("VERSION", "TASK_DEFINITION")) else "stand-in"
+                   for name in draft.variables()}
         try:
+            raw, source_map, problems = load_yaml(text, f"{draft.name}.yaml", environ=environ)
             validate_plan(raw, source_map, f"{draft.name}.yaml", (), problems)
-        except PlanError as exc:  # a bug in the importer: say so, write nothing
-            raise ImportProblem("the imported plan does not validate: "
+        except YamlProblems as exc:
+            raise ImportProblem(f"{draft.source}: the plan written from it does not read "
+                                f"back: {'; '.join(str(p) for p in exc.problems)}") from None
+        except PlanError as exc:  # say what is wrong with it, write nothing
+            raise ImportProblem(f"{draft.source}: the plan written from it does not validate: "
                                 + "; ".join(exc.problems)) from None
         rendered.append((out / f"{draft.name}.yaml", text))
     out.mkdir(parents=True, exist_ok=True)

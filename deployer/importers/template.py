@@ -20,7 +20,10 @@ TAGS = ("Ref", "Condition", "GetAtt", "Sub", "If", "Join", "Select", "FindInMap"
 
 
 class ImportProblem(UsageError):
+    """An input an import verb cannot read: printed as `FILE: message`, exit 2."""
+
     exit_code = ExitCode.INVALID
+    located = True  # the message starts with the file: no "deployer:" before it
 
 
 class Located(dict[str, Any]):
@@ -88,8 +91,23 @@ def read_document(path: str, what: str) -> Any:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportProblem(f"{path}: not UTF-8 text, not {what}") from None
-    loader = _Loader(text)
     try:
+        return _parse(text, path, what)
+    except ImportProblem as problem:
+        if text.lstrip().startswith(("{", "[")):  # JSON that YAML's stricter rules refuse
+            import json
+
+            try:
+                return json.loads(text)
+            except (ValueError, RecursionError):
+                pass
+        raise problem from None
+
+
+def _parse(text: str, path: str, what: str) -> Any:
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)  # the reader checks the characters here already
         node = loader.get_single_node()
         if node is None:
             raise ImportProblem(f"{path}: empty, not {what}")
@@ -102,10 +120,21 @@ def read_document(path: str, what: str) -> Any:
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ImportProblem(f"{path}{where}: not {what}: "
                             f"{getattr(exc, 'problem', None) or exc}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a date that does not exist: 2026-02-30
+        raise ImportProblem(f"{path}: not {what}: {exc}") from None
     except RecursionError:
         raise ImportProblem(f"{path}: nested too deep, not {what}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def read_template(path: str, what: str) -> dict[str, Any]:
+    """A CloudFormation-shaped document: a mapping with a mapping of Resources."""
+    template = read_document(path, what)
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise ImportProblem(f"{path}: not {what} (no Resources)")
+    return template
 
 
 def _count(node: yaml.Node, seen: int) -> int:
