@@ -109,6 +109,9 @@ class FakeTarget:
     def discard_new(self) -> None:
         self.calls.append("discard_new")
 
+    def restore_stable(self) -> None:
+        self.calls.append("restore_stable")
+
 
 class ScriptedCheck:
     """Healthy unless told otherwise; `fire(name)` puts an alarm in ALARM. With

@@ -175,7 +175,8 @@ def test_emergency_rollback_of_a_whole_application(endpoint: str, tmp_path: Path
         cli.env["DEPLOYER_STORE"] = f"file://{tmp_path / 'lost'}"
     result = cli.run("rollback", plan)
     assert result.returncode == 0, result.stderr
-    assert f"a: {a.stable}, from" in result.stderr
+    assert any(line.startswith("a: ") and f"version {a.stable} (" in line
+               for line in result.stdout.splitlines()), result.stdout
     assert all_stable([a, b])
     process.send_signal(signal.SIGTERM)
     finish(process)

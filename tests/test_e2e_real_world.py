@@ -187,8 +187,8 @@ def test_a_listener_reset_by_terraform_is_refused_then_rolled_back_by_colour(
     cli.env["DEPLOYER_STORE"] = f"file://{tmp_path / 'lost'}"
     result = cli.run("rollback", plan)
     assert result.returncode == 0, result.stderr
-    assert "stable colour green, from AWS: blue holds the larger weight (blue 100, green 0) " \
-           "but has no tasks; green has 2" in result.stderr
+    assert "-> green (AWS: blue holds the larger weight (blue 100, green 0) " \
+           "but has no tasks; green has 2" in result.stdout
     assert ecs_world.weights() == {"blue": 0, "green": 100}
 
 
@@ -200,6 +200,7 @@ def test_emergency_rollback_without_the_releases_inputs(lambda_world: LambdaWorl
                        version="${NEW_VERSION}")
     cli.env["NEW_VERSION"] = lambda_world.new
     assert finish(cli.rollout(plan))[0] == 0
+    succeeded = cli.report_document()["run_id"]
     refused = cli.run("rollout", plan, "--set", "target.lambda.alias=nope")  # refused runs
     assert refused.returncode == 5                                           # don't count
     del cli.env["NEW_VERSION"]
@@ -210,11 +211,15 @@ def test_emergency_rollback_without_the_releases_inputs(lambda_world: LambdaWorl
 
     result = cli.run("rollback", plan)
     assert result.returncode == 0, result.stderr
-    assert f"stable version {lambda_world.new}, from what run {lambda_world.function}-" \
-           in result.stderr
-    assert "(succeeded) left serving" in result.stderr
-    assert lambda_world.alias_state() == (lambda_world.new, {})
-    assert json.loads(result.stdout.split("\n", 1)[1])["stable_version"] == lambda_world.new
+    # After a release that succeeded: back to the version it replaced.
+    assert result.stdout.strip() == (
+        f"{lambda_world.function}: 70% on version {lambda_world.new}, 30% on version "
+        f"{lambda_world.stable} -> version {lambda_world.stable} (what run "
+        f"{succeeded} (succeeded) replaced)")
+    assert lambda_world.alias_state() == (lambda_world.stable, {})
+    again = cli.run("rollback", plan, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["targets"][0]["changed"] is False
 
 
 def test_emergency_rollback_from_aws_when_no_run_knows(lambda_world: LambdaWorld,
@@ -226,8 +231,8 @@ def test_emergency_rollback_from_aws_when_no_run_knows(lambda_world: LambdaWorld
     cli.env.pop("NEW_VERSION", None)
     result = cli.run("rollback", plan)
     assert result.returncode == 0, result.stderr
-    assert f"stable version {lambda_world.stable}, from AWS: the version the alias points " \
-           "at" in result.stderr
+    assert f"-> version {lambda_world.stable} (AWS: the version the alias points at" \
+        in result.stdout
     assert lambda_world.alias_state() == (lambda_world.stable, {})
 
 

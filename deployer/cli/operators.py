@@ -202,46 +202,70 @@ def resume(run_id: str, force: bool, assume_yes: bool) -> int:
 @click.command(epilog="""
 \b
 Examples:
-  deployer rollback plan.yaml                   # the stable side the store (or AWS) knows
+  deployer rollback plan.yaml                   # what served before the newest run
   deployer rollback plan.yaml --to 41           # Lambda: this version, whatever the store says
   deployer rollback ecs-plan.yaml --to blue     # ECS: this colour
+  deployer rollback app.yaml --to cart=41 --to web=blue   # per target of an application
 """)
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a plan field (repeatable).")
-@click.option("--to", metavar="VERSION|COLOUR",
-              help="The stable version (Lambda) or colour (ECS), when the store cannot say.")
+@click.option("--to", "to", multiple=True, metavar="[NAME=]VERSION|COLOUR",
+              help="The version (Lambda) or colour (ECS) to go back to, whatever the store "
+                   "says; NAME=... per target of an application (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @common_options
-def rollback(plan_path: str, overrides: tuple[str, ...], to: str | None) -> int:
-    """Emergency: put 100% of the traffic on the stable version now.
+def rollback(plan_path: str, overrides: tuple[str, ...], to: tuple[str, ...],
+             as_json: bool) -> int:
+    """Emergency: every target back on what it served before the newest run that changed
+    it (also after that run succeeded, also when its runner died), now.
 
     Needs only the plan's target identity: an unset ${VAR} elsewhere (the new
-    version, the image tag) is fine."""
-    from deployer.errors import DeployerError
+    version, the image tag) is fine. One line per target: from what, to what, why."""
+    from deployer.errors import DeployerError, UsageError
     from deployer.plan.loader import load_target_identity
     from deployer.runs.emergency import emergency_rollback
     from deployer.store import open_store
 
     loaded = load_target_identity(plan_path, overrides)
+    names = [leg.name for leg in loaded.plan.legs]
+    wanted: dict[str, str] = {}
+    for entry in to:
+        name, sep, side = entry.partition("=")
+        if not sep:
+            if loaded.plan.target is None:
+                raise UsageError(f"--to {entry}: name the target of this application: "
+                                 f"--to NAME={entry} (targets: {', '.join(names)})")
+            name, side = names[0], entry
+        if not side:
+            raise UsageError(f"--to {entry}: give the version or colour after =")
+        wanted[name] = side
     options, _, who = _store_and_identity()
     _configure(options)
     try:
         store = open_store(options.store, options)
     except DeployerError:
         store = None
-    try:
-        reading, choice, target = emergency_rollback(loaded, options, store, to, who)
-    except DeployerError as exc:
-        click.echo(f"deployer: emergency rollback FAILED: {exc.message}", err=True)
-        return ExitCode.UNSAFE if exc.exit_code == ExitCode.UNEXPECTED else exc.exit_code
-    if target.get("kind") == "multi":
-        click.echo(f"stable sides: {choice.source}", err=True)
+    result = emergency_rollback(loaded, options, store, wanted, who)
+    if as_json:
+        click.echo(json.dumps({"targets": [t.document() for t in result.targets],
+                               "ended_runs": result.ended,
+                               "abort_requested": result.asked}, indent=2))
     else:
-        side = "colour" if target.get("kind") == "ecs" else "version"
-        click.echo(f"stable {side} {choice.side}, from {choice.source}", err=True)
-    click.echo(f"traffic restored: {reading.detail}")
-    click.echo(json.dumps({**target, "stable_from": choice.source}, indent=2))
-    return ExitCode.SUCCEEDED
+        for restored in result.targets:
+            click.echo(restored.line)
+    for restored in result.targets:
+        for warning in restored.warnings:
+            click.echo(f"warning: {restored.name}: {warning}", err=True)
+    for run_id in result.ended:
+        click.echo(f"run {run_id} (its controller was dead) ended: aborted; its locks are "
+                   "released", err=True)
+    for run_id in result.asked:
+        click.echo(f"run {run_id} was asked to abort; its controller ends it", err=True)
+    if result.exit_code != ExitCode.SUCCEEDED:
+        click.echo("deployer: emergency rollback FAILED for some targets (above): traffic "
+                   "may still be on the version rolled away from", err=True)
+    return result.exit_code
 
 
 @click.group("store")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from deployer.core.ports import Store
-from deployer.core.record import RunRecord, lease_alive
+from deployer.core.record import RunRecord, controller_dead, lease_alive
 from deployer.display.analysis_text import analysis_lines
 from deployer.display.progress import LiveProgress
 
@@ -93,8 +93,13 @@ def target_lines(record: RunRecord) -> list[str]:
 def render_row(record: RunRecord) -> str:
     weight = f"{record.weight:g}%" if record.weight is not None else "-"
     outcome = record.outcome.value if record.outcome else "-"
-    return (f"{record.run_id:<44} {record.phase.value:<17} {weight:>6}  {outcome:<11} "
-            f"{describe_target(record)}")
+    row = (f"{record.run_id:<44} {record.phase.value:<17} {weight:>6}  {outcome:<11} "
+           f"{describe_target(record)}")
+    if controller_dead(record):
+        row += (f"\n  dead: its controller's lease expired and it holds its targets; end it "
+                f"with `deployer abort {record.run_id}` (rolls it back) or "
+                "`deployer rollback PLAN`")
+    return row
 
 
 def watch(store: Store, run_id: str, live: bool,

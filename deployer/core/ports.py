@@ -85,6 +85,12 @@ class TrafficTarget(Protocol):
         """After a rollback: release what was prepared for the new version."""
         ...
 
+    def restore_stable(self) -> None:
+        """Before an emergency rollback to a version that a later release replaced: make
+        it able to take all the traffic again (scaled back up from 0 or re-created, and
+        healthy). Does nothing where it already can."""
+        ...
+
     def hook_context(self) -> dict[str, str]: ...
 
     def metric_series(self) -> VersionSeries:

@@ -207,6 +207,7 @@ class RunRecord:
             **({"engine": {k: v for k, v in self.engine.items() if k != "task_token"}}
                if self.engine else {}),
             **({"warnings": self.warnings} if self.warnings else {}),
+            **({"dead": True} if controller_dead(self) else {}),
         }
         if with_events:
             out["events"] = [e.document() for e in self.events]
@@ -234,3 +235,11 @@ def lease_alive(record: RunRecord, now: float | None = None) -> bool:
     expires = (record.lease or {}).get("expires_at")
     moment = datetime.now(UTC).timestamp() if now is None else now
     return isinstance(expires, int | float) and expires > moment
+
+
+def controller_dead(record: RunRecord, now: float | None = None) -> bool:
+    """An active local run whose controller's lease expired: nobody drives it, and it
+    holds its locks until `abort` takes it over or `rollback PLAN` ends it."""
+    return (not record.terminal and not record.on_stepfunctions and bool(record.lease)
+            and not lease_alive(record, now))
+

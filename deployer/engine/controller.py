@@ -19,7 +19,7 @@ from deployer.core.signals import StopSignal
 from deployer.engine.fleet import Fleet, new_versions
 from deployer.engine.hook_runner import HookRunner
 from deployer.engine.journal import LeaseLost, RunJournal
-from deployer.engine.locks import release_locks, take_locks
+from deployer.engine.locks import holder_hint, release_locks, take_locks
 from deployer.engine.takeover import reconcile
 from deployer.engine.waits import ANALYSIS_GATE, DRIFT_READ_EVERY, Waits
 from deployer.errors import (
@@ -221,7 +221,7 @@ class Controller:
         if refusal is not None:
             key, holder = refusal
             self._finish(Outcome.REFUSED, Phase.FAILED, f"run {holder} holds {key}",
-                         ExitCode.REFUSED, hint=f"wait for it, or: deployer status {holder}")
+                         ExitCode.REFUSED, hint=holder_hint(self.store, holder))
             return 0.0
         self.target.preflight(resuming=False)
         started = self.parts.check.start()

@@ -209,6 +209,11 @@ class Fleet:
         _, failures = self._each(self._touched(), lambda leg: leg.target.discard_new())
         self._raise(failures, "discard the new versions")
 
+    def restore_stable(self) -> None:
+        _, failures = self._each(list(self.legs.values()),
+                                 lambda leg: leg.target.restore_stable())
+        self._raise(failures, "restore the stable versions")
+
     # ------------------------------------------------------------ analysis
 
     def metric_series(self) -> VersionSeries:

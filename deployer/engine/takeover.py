@@ -31,6 +31,11 @@ def reconcile(record: RunRecord, target: TrafficTarget) -> TrafficReading:
         reading = target.shift(record.requested_weight)
         record.weight = reading.new_weight
         return reading
+    if same_weight(actual, 0.0) and record.pending("abort") is not None:
+        # Taken over to be aborted, and traffic is already on the stable side (an
+        # emergency rollback got there first): that is the rollback done, not drift.
+        record.weight = actual
+        return reading
     if record.phase != Phase.ROLLING_BACK:  # a rollback goes on whatever it finds
         raise Drift(f"drift: traffic reads {reading.detail} but the run last set "
                     f"{expected:g}%; deployer left it alone")

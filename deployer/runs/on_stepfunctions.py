@@ -24,7 +24,7 @@ from deployer.core.clock import RealClock, iso
 from deployer.core.ports import Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, TRANSITIONS, Outcome, Phase, RunRecord
 from deployer.core.settings import Settings
-from deployer.engine.locks import release_locks, take_locks
+from deployer.engine.locks import holder_hint, release_locks, take_locks
 from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
 from deployer.plan.loader import LoadedPlan
 from deployer.plan.model import ReleasePlan
@@ -94,7 +94,7 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
     if refusal is not None:
         key, holder = refusal
         return _end(store, record, Outcome.REFUSED, f"run {holder} holds {key}",
-                    hint=f"wait for it, or: deployer status {holder}")
+                    hint=holder_hint(store, holder))
     targets: dict[str, TrafficTarget] = {}
     try:
         targets = _prepared_targets(plan, aws, clock, record)

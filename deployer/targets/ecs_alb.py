@@ -263,6 +263,20 @@ class EcsAlbTarget:
     def retire_old(self) -> None:
         self.services.scale_to_zero(self._service(self.live))
 
+    def restore_stable(self) -> None:
+        """The stable colour back to the serving colour's task count (it was scaled to 0
+        after keep_old_for), on its own task definition, then stable and healthy."""
+        services = self.services.services()
+        stable, serving = services[self.live or ""], services[self.idle or ""]
+        wanted = max(int(serving.get("desiredCount") or 0), self.desired or 0, 1)
+        if int(stable.get("desiredCount") or 0) >= wanted:
+            return
+        definition = self.live_definition or str(stable["taskDefinition"])
+        name = self._service(self.live)
+        self.log.info("restoring_stable", service=name, desired=wanted)
+        self.services.deploy(name, definition, wanted)
+        self.services.wait_healthy(name, self._group(self.live), wanted)
+
     def discard_new(self) -> None:
         """Undo what prepare did: the test route back on stable, the new colour to 0.
         Also after a rollback that never had to move production traffic (a failing

@@ -148,28 +148,35 @@ class EcsTaskSetTarget(EcsAlbTarget):
         assert self.live_definition is not None and self.idle is not None
         self.new_definition = self.services.new_task_definition(self.live_definition)
         primary = self._primary or self._find(self.stable_task_set)
-        balancer = dict(primary["loadBalancers"][0])
+        self.new_task_set = self._create_task_set(primary, self.new_definition, self.idle)
+        self._wait_steady(self.new_task_set, self.idle)
+        if self.test is not None:
+            self._point(self.test, self.idle)
+
+    def _create_task_set(self, model: dict[str, Any], task_definition: str,
+                         colour: str | None) -> str:
+        """A task set of `task_definition` on `colour`'s group at 100% scale, with the
+        network and launch settings of `model` (a task set of this service)."""
+        balancer = dict(model["loadBalancers"][0])
         request: dict[str, Any] = {
             "cluster": self.spec.cluster, "service": self.service_name,
-            "taskDefinition": self.new_definition,
-            "loadBalancers": [{**balancer, "targetGroupArn": self._group(self.idle)}],
+            "taskDefinition": task_definition,
+            "loadBalancers": [{**balancer, "targetGroupArn": self._group(colour)}],
             "scale": {"value": 100.0, "unit": "PERCENT"}}
-        if primary.get("networkConfiguration"):
-            request["networkConfiguration"] = primary["networkConfiguration"]
-        if primary.get("capacityProviderStrategy"):
-            request["capacityProviderStrategy"] = primary["capacityProviderStrategy"]
-        elif primary.get("launchType"):
-            request["launchType"] = primary["launchType"]
-        if primary.get("platformVersion") and primary.get("launchType") == "FARGATE":
-            request["platformVersion"] = primary["platformVersion"]
+        if model.get("networkConfiguration"):
+            request["networkConfiguration"] = model["networkConfiguration"]
+        if model.get("capacityProviderStrategy"):
+            request["capacityProviderStrategy"] = model["capacityProviderStrategy"]
+        elif model.get("launchType"):
+            request["launchType"] = model["launchType"]
+        if model.get("platformVersion") and model.get("launchType") == "FARGATE":
+            request["platformVersion"] = model["platformVersion"]
         try:
             created = self.aws.call(self.ecs.create_task_set, **request)["taskSet"]
         except ClientError as exc:
-            raise TargetError(f"cannot create the new task set: {exc}") from exc
-        self.new_task_set = str(created["taskSetArn"])
-        self._wait_steady()
-        if self.test is not None:
-            self._point(self.test, self.idle)
+            raise TargetError(f"cannot create a task set of {task_definition}: {exc}") \
+                from exc
+        return str(created["taskSetArn"])
 
     def _find(self, arn: str | None) -> dict[str, Any]:
         if arn is None:
@@ -180,19 +187,19 @@ class EcsTaskSetTarget(EcsAlbTarget):
             raise TargetError(f"task set {arn.rsplit('/', 1)[-1]} does not exist")
         return dict(found[0])
 
-    def _wait_steady(self) -> None:
-        """STEADY_STATE and every target of the idle group healthy, within
+    def _wait_steady(self, arn: str | None, colour: str | None) -> None:
+        """STEADY_STATE and every target of `colour`'s group healthy, within
         healthy_within; NewVersionUnhealthy (a rollback, exit 3) otherwise."""
         assert self.desired is not None
         started = self.clock.now()
         while True:
-            task_set = self._find(self.new_task_set)
+            task_set = self._find(arn)
             problem = None
             if task_set.get("stabilityStatus") != "STEADY_STATE":
                 problem = f"task set {task_set['id']} is {task_set.get('stabilityStatus')}"
             else:
                 health = self.aws.call(self.elbv2.describe_target_health,
-                                       TargetGroupArn=self._group(self.idle))
+                                       TargetGroupArn=self._group(colour))
                 states = [h["TargetHealth"]["State"]
                           for h in health["TargetHealthDescriptions"]]
                 healthy = states.count("healthy")
@@ -202,8 +209,9 @@ class EcsTaskSetTarget(EcsAlbTarget):
             if problem is None:
                 return
             if self.clock.now() - started >= self.spec.healthy_within:
-                raise NewVersionUnhealthy(f"the new task set was not steady and healthy "
-                                          f"within {self.spec.healthy_within:g}s: {problem}")
+                raise NewVersionUnhealthy(f"task set {task_set['id']} was not steady and "
+                                          f"healthy within {self.spec.healthy_within:g}s: "
+                                          f"{problem}")
             self.clock.sleep(HEALTH_POLL)
 
     # ------------------------------------------------------------ after the run
@@ -220,8 +228,41 @@ class EcsTaskSetTarget(EcsAlbTarget):
             raise TargetError(f"cannot make the new task set primary: {exc}") from exc
         self._delete(self.stable_task_set)
 
+    def restore_stable(self) -> None:
+        """The stable task set, re-created from the stable task definition on the stable
+        group (with the current primary's settings) when keep_old_for already deleted
+        it, then steady and healthy."""
+        if self.stable_task_set is not None:
+            try:
+                found = self._find(self.stable_task_set)
+            except TargetError:
+                found = {}
+            if found.get("status") in LIVE_TASK_SETS:
+                return
+        if self.live_definition is None:
+            raise TargetError("the stable task definition is unknown: roll back with --to "
+                              "only after a run of this plan recorded it")
+        model = self._find(self.new_task_set)
+        self.stable_task_set = self._create_task_set(model, self.live_definition, self.live)
+        self._wait_steady(self.stable_task_set, self.live)
+
     def _remove_new(self) -> None:
-        """The new task set is deleted (after the test route is back: discard_new)."""
+        """The new task set is deleted (after the test route is back: discard_new). After
+        an emergency rollback of a release that succeeded, the new task set is the
+        primary: the stable one becomes primary first (AWS deletes no primary)."""
+        if self.new_task_set is not None and self.stable_task_set is not None:
+            try:
+                current = self._find(self.new_task_set)
+            except TargetError:
+                current = {}
+            if current.get("status") == "PRIMARY":
+                try:
+                    self.aws.call(self.ecs.update_service_primary_task_set,
+                                  cluster=self.spec.cluster, service=self.service_name,
+                                  primaryTaskSet=self.stable_task_set)
+                except ClientError as exc:
+                    raise TargetError(f"cannot make the stable task set primary: {exc}") \
+                        from exc
         self._delete(self.new_task_set)
 
     def _delete(self, arn: str | None) -> None:

@@ -145,6 +145,10 @@ class LambdaAliasTarget:
     def retire_old(self) -> None:
         self.versions.retire(self._stable_version())
 
+    def restore_stable(self) -> None:
+        """A published version stays published: it can take traffic at once."""
+        self.versions.require_published(self._stable_version())
+
     def discard_new(self) -> None:
         if self.new is not None:
             self.versions.discard(self.new)
