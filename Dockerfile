@@ -1,6 +1,8 @@
-# deployer as a pipeline step: `docker run --rm -v "$PWD:/work" deployer rollout plan.yaml`
-# Stage 1 builds the wheel; stage 2 installs it into a venv on a slim base, no test
-# dependencies, and runs as a non-root user.
+# deployer as a pipeline step:
+#   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/work" deployer rollout plan.yaml
+# Stage 1 builds the wheel; stage 2 installs it with its pinned dependencies into a venv
+# on a slim base, no test dependencies, no demo (moto); it runs as uid 10001 by default
+# and under any uid given with --user (nothing in the image needs a home or a name).
 
 FROM python:3.12.8-slim-bookworm AS build
 WORKDIR /src
@@ -20,8 +22,12 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH="/opt/deployer/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY --from=build /wheels /wheels
+# Pinned dependencies (make lock): the same commit builds the same image.
+COPY constraints/image.txt /wheels/constraints.txt
 RUN python -m venv /opt/deployer \
-    && for wheel in /wheels/*.whl; do /opt/deployer/bin/pip install "${wheel}[dashboard]"; done \
+    && for wheel in /wheels/*.whl; do \
+         /opt/deployer/bin/pip install --constraint /wheels/constraints.txt "${wheel}[dashboard]"; \
+       done \
     && rm -rf /wheels \
     && useradd --create-home --uid 10001 deployer
 USER 10001

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test demo bench soak lint typecheck unit schema clean browser
+.PHONY: test demo bench soak lint typecheck unit schema clean browser lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The container image's pinned dependencies (constraints/image.txt): what a clean install of
+# deployer-aws[dashboard] resolves to today.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet '.[dashboard]'
+	{ echo "# What the container image installs beside deployer-aws[dashboard], pinned: a rebuild"; \
+	  echo "# of the same commit installs the same versions. Refresh with \`make lock\`."; \
+	  .lock-venv/bin/python -m pip freeze --exclude deployer-aws; } > constraints/image.txt
+	rm -rf .lock-venv
 
 schema: $(STAMP)
 	$(BIN)/deployer schema > configs/schema.json

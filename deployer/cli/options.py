@@ -29,6 +29,8 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], None
             current.verbosity -= 1 if value else 0
         else:
             setattr(current, name, value)
+            if name == "store":
+                current.store_given = True
 
     return callback
 

@@ -11,6 +11,7 @@ DEFAULT_STORE = "file://.deployer"
 @dataclass(slots=True)
 class Settings:
     store: str = DEFAULT_STORE
+    store_given: bool = False   # --store or DEPLOYER_STORE (else the default may fall back)
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None

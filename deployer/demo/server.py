@@ -32,7 +32,10 @@ def local_aws() -> Iterator[str]:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        raise UsageError("the local AWS needs moto: pip install 'deployer-aws[demo]'") from None
+        raise UsageError("the demo runs against a local AWS (moto), which this install "
+                         "leaves out (so does the container image, to stay small)",
+                         hint="pip install 'deployer-aws[demo]', or from a checkout: make "
+                              "demo (docs/ci.md)") from None
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     launch_no_task_set_tasks()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

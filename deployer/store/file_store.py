@@ -18,15 +18,39 @@ from pathlib import Path
 from typing import Any
 
 from deployer.core.record import RunRecord
-from deployer.errors import StoreError
+from deployer.errors import ExitCode, StoreError
 from deployer.store import RunNotFound, StoreConflict, holds_the_target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+class StoreNotWritable(StoreError):
+    """`store init` of a folder this user cannot write: a usage problem."""
+
+    exit_code = ExitCode.INVALID
+
+
 class FileStore:
     def __init__(self, directory: str | Path) -> None:
         self.root = Path(directory)
+
+    def initialise(self) -> str:
+        """`deployer store init file://DIR`: create the folders, and prove they take a
+        write (exit 2 naming the folder when they do not)."""
+        existed = (self.root / "runs").is_dir() and (self.root / "locks").is_dir()
+        try:
+            self._ensure()
+            with self._mutex():
+                probe = self.root / ".write-probe"
+                probe.write_text("ok", encoding="utf-8")
+                probe.unlink()
+        except (StoreError, OSError) as exc:
+            message = exc.message if isinstance(exc, StoreError) else \
+                f"cannot write to the store at {self.root}: {exc.strerror or exc}"
+            raise StoreNotWritable(message, hint="pick a folder this user can write, or "
+                                                 "--store dynamodb://TABLE") from None
+        verb = "ready (it already existed)" if existed else "created"
+        return f"file://{self.root}: {verb}: runs/ and locks/ in {self.root.resolve()}"
 
     # ------------------------------------------------------------ files
 
