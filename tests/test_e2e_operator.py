@@ -156,13 +156,23 @@ def test_second_controller_is_refused(ops: Cli, world: LambdaWorld,
 
 def test_killed_controller_is_resumed(ops: Cli, world: LambdaWorld,
                                       plan_for: Callable[..., str]) -> None:
-    controller = ops.rollout(plan_for(world, "  canary: {weight: 10, bake: 2m}"), "--yes")
+    # A bake long enough to be seen on a busy machine (90 s here), cut short once resumed.
+    controller = ops.rollout(plan_for(world, "  canary: {weight: 10, bake: 30m}"), "--yes")
     run = wait_for_phase(ops, "BAKING")
     controller.send_signal(signal.SIGKILL)
     finish(controller)
     assert world.alias_state() == (world.stable, {world.new: 0.1})  # left mid-bake
-    resumed = ops.run("resume", run["run_id"], "--force")
-    assert resumed.returncode == 0, resumed.stderr
+    resumer = ops.start("resume", run["run_id"], "--force")
+
+    def taken_over() -> bool:
+        shown = ops.run("status", run["run_id"], "--json")
+        events = json.loads(shown.stdout)["events"] if shown.returncode == 0 else []
+        return any(e["message"].startswith("taken over by") for e in events)
+
+    wait_until(taken_over, seconds=45)
+    assert ops.run("promote", run["run_id"]).returncode == 0
+    code, _, err = finish(resumer)
+    assert code == 0, err
     assert world.alias_state() == (world.new, {})
     document = json.loads(ops.run("status", run["run_id"], "--json").stdout)
     assert document["outcome"] == "succeeded"

@@ -114,13 +114,15 @@ def history_events(endpoint: str, execution_arn: str) -> int:
 
 def test_canary_runs_to_the_end_with_no_deployer_process(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
-    plan = plan_file(world)
+    plan = plan_file(world, strategy="  canary: {weight: 10, bake: 2m}")
     run_id = start(cli, plan, "--report", str(cli.report))
     handed_over = cli.report_document()  # written at the hand-over: names the run for CI
     assert (handed_over["run_id"], handed_over["outcome"]) == (run_id, None)
-    # The CLI has exited; the machine has the run: mid-bake the alias is split 90/10.
-    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    # The CLI has exited; the machine has the run: mid-bake the alias is split 90/10 (a
+    # bake long enough to be seen on a busy machine, then cut short by promote).
+    wait_until(phase_is(cli, run_id, "BAKING"), 60)
     assert world.alias_state() == (world.stable, {world.new: 0.1})
+    assert cli.run("promote", run_id).returncode == 0
     code, document = follow(cli, run_id)
     assert code == 0, document
     assert (document["outcome"], document["reason"]) == ("succeeded", None)
@@ -130,7 +132,7 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     events = messages(document)
     assert "shifted to 10% (read back)" in events
     assert "shifted to 100% (read back)" in events
-    assert events.index("shifted to 10% (read back)") < events.index("baking 4s")
+    assert events.index("shifted to 10% (read back)") < events.index("baking 2m")
     page = Path(cli.report).with_suffix(".html")
     assert cli.run("report", run_id, "--html", str(page)).returncode == 0
     assert "<polyline" in page.read_text()  # the chart of the machine's read-back weights
@@ -282,10 +284,11 @@ def ecs_plan(endpoint: str, tmp_path: Path, task_sets: bool, bake: str = "3s"
 
 
 def test_an_ecs_canary_on_two_services(endpoint: str, tmp_path: Path, cli: Cli) -> None:
-    world, plan = ecs_plan(endpoint, tmp_path, task_sets=False)
+    world, plan = ecs_plan(endpoint, tmp_path, task_sets=False, bake="2m")
     run_id = start(cli, plan)
-    wait_until(phase_is(cli, run_id, "BAKING"), 30)
+    wait_until(phase_is(cli, run_id, "BAKING"), 60)
     assert world.weights() == {"blue": 90, "green": 10}
+    assert cli.run("promote", run_id).returncode == 0
     code, document = follow(cli, run_id)
     assert code == 0, document
     assert world.weights() == {"blue": 0, "green": 100}
@@ -309,15 +312,15 @@ def test_an_ecs_task_set_canary_rolled_back_by_an_alarm(endpoint: str, tmp_path:
     assert world.alarms[0] in document["reason"]
 
 
-def application(endpoint: str, tmp_path: Path, count: int, waves: str) -> tuple[
-        list[LambdaWorld], str]:
+def application(endpoint: str, tmp_path: Path, count: int, waves: str,
+                bake: str = "2s") -> tuple[list[LambdaWorld], str]:
     worlds = [create_lambda_world(endpoint, function=next(NAMES),
                                   alarms=(f"{next(NAMES)}-errors",)) for _ in range(count)]
     lines = ["version: 1", f"name: {next(NAMES)}", "targets:"]
     lines += [f"  t{i}: {{lambda: {{function: {w.function}, alias: live, "
               f"version: \"{w.new}\"}}, alarms: [{w.alarms[0]}]}}"
               for i, w in enumerate(worlds)]
-    lines += [f"waves: {waves}", "strategy: {canary: {weight: 10, bake: 2s}}",
+    lines += [f"waves: {waves}", f"strategy: {{canary: {{weight: 10, bake: {bake}}}}}",
               "checks: {poll_every: 1s}"]
     path = tmp_path / "app.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -326,9 +329,9 @@ def application(endpoint: str, tmp_path: Path, count: int, waves: str) -> tuple[
 
 @pytest.mark.slow  # make soak: keeps make test near 8 minutes
 def test_a_whole_application_in_two_waves(endpoint: str, tmp_path: Path, cli: Cli) -> None:
-    (a, b, c), plan = application(endpoint, tmp_path, 3, "[[t0, t1], [t2]]")
+    (a, b, c), plan = application(endpoint, tmp_path, 3, "[[t0, t1], [t2]]", bake="20s")
     run_id = start(cli, plan)
-    wait_until(lambda: c.alias_state() == (c.stable, {c.new: 0.1}), 40)
+    wait_until(lambda: c.alias_state() == (c.stable, {c.new: 0.1}), 90)
     assert a.alias_state() == (a.new, {}) and b.alias_state() == (b.new, {})
     middle = status(cli, run_id)["targets"]
     assert (middle["t0"]["weight"], middle["t1"]["weight"]) == (100, 100)
@@ -341,9 +344,13 @@ def test_a_whole_application_in_two_waves(endpoint: str, tmp_path: Path, cli: Cl
 
 def test_an_alarm_in_wave_two_rolls_back_wave_one_too(endpoint: str, tmp_path: Path,
                                                       cli: Cli) -> None:
-    (a, b), plan = application(endpoint, tmp_path, 2, "[[t0], [t1]]")
+    (a, b), plan = application(endpoint, tmp_path, 2, "[[t0], [t1]]", bake="2m")
     run_id = start(cli, plan)
-    wait_until(lambda: b.alias_state() == (b.stable, {b.new: 0.1}), 40)
+    # Each bake is long enough to be seen on a busy machine; wave 1's is cut short.
+    wait_until(lambda: a.alias_state() == (a.stable, {a.new: 0.1}), 60)
+    wait_until(phase_is(cli, run_id, "BAKING"), 60)
+    assert cli.run("promote", run_id).returncode == 0
+    wait_until(lambda: b.alias_state() == (b.stable, {b.new: 0.1}), 60)
     assert a.alias_state() == (a.new, {})
     b.set_alarm(b.alarms[0], "ALARM")
     code, document = follow(cli, run_id)
@@ -446,7 +453,7 @@ def test_a_throttled_shift_is_retried_not_rolled_back(
 def test_an_unanswered_approval_times_out(world: LambdaWorld, plan_file: Callable[..., str],
                                           cli: Cli, on_timeout: str, code: int,
                                           final: str) -> None:
-    strategy = APPROVAL.replace("{timeout: 1m}", f"{{timeout: 2s, on_timeout: {on_timeout}}}")
+    strategy = APPROVAL.replace("{timeout: 1m}", f"{{timeout: 20s, on_timeout: {on_timeout}}}")
     run_id = start(cli, plan_file(world, strategy=strategy))
     wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
     listed = json.loads(cli.run("list", "--json").stdout)
@@ -494,8 +501,9 @@ def test_an_execution_stopped_in_the_console_ends_the_run_as_unsafe(
 
 def test_the_deadline_rolls_back_a_run_left_waiting_at_its_gate(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
-    run_id = start(cli, plan_file(world, strategy=APPROVAL, extra="deadline: 4s"))
-    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 30)
+    # The gate is reached in a second or two; 20s leaves a busy machine a wide margin.
+    run_id = start(cli, plan_file(world, strategy=APPROVAL, extra="deadline: 20s"))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 20)
     code, document = follow(cli, run_id)
     assert code == 3, document
     assert "deadline" in document["reason"]
