@@ -29,7 +29,7 @@ browser:
 	  echo "chromium could not be installed: the dashboard's browser test will be skipped"
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 demo: $(STAMP)
 	$(BIN)/deployer demo --scenario canary

@@ -132,7 +132,7 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     events = messages(document)
     assert "shifted to 10% (read back)" in events
     assert "shifted to 100% (read back)" in events
-    assert events.index("shifted to 10% (read back)") < events.index("baking 2m")
+    assert events.index("shifted to 10% (read back)") < events.index("baking 120s")
     page = Path(cli.report).with_suffix(".html")
     assert cli.run("report", run_id, "--html", str(page)).returncode == 0
     assert "<polyline" in page.read_text()  # the chart of the machine's read-back weights
