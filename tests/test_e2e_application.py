@@ -100,6 +100,9 @@ def test_an_alarm_of_a_wave_two_target_rolls_back_wave_one_too(endpoint: str, tm
                                     "c": lambda_entry(c)}, waves="[[a, b], [c]]",
                  strategy="canary: {weight: 10, bake: 10m}")
     process = cli.rollout(plan, scale="30")
+    wait_until(lambda: a.alias_state() == (a.stable, {a.new: 0.1}), seconds=60)
+    wait_until(lambda: active(cli).get("phase") == "BAKING", seconds=30)
+    assert cli.run("promote", active(cli)["run_id"]).returncode == 0  # wave 1's bake: cut
     wait_until(lambda: c.alias_state() == (c.stable, {c.new: 0.1}), seconds=60)
     assert a.alias_state() == (a.new, {}) and b.alias_state() == (b.new, {})
     c.set_alarm(c.alarms[0], "ALARM")

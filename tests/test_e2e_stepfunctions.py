@@ -499,6 +499,7 @@ def test_an_execution_stopped_in_the_console_ends_the_run_as_unsafe(
     assert world.alias_state() == (world.stable, {world.new: 0.1})  # as the machine left it
 
 
+@pytest.mark.slow  # make soak: its deadline leaves a busy machine a 20 s margin
 def test_the_deadline_rolls_back_a_run_left_waiting_at_its_gate(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli) -> None:
     # The gate is reached in a second or two; 20s leaves a busy machine a wide margin.

@@ -116,8 +116,17 @@ def test_a_killed_run_is_resumed_mid_shift(endpoint: str, tmp_path: Path, cli: C
     process.send_signal(signal.SIGKILL)
     finish(process)
     listed = json.loads(cli.run("list", "--json").stdout)
-    resumed = cli.run("resume", listed[0]["run_id"], "--force", timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
+    run_id = listed[0]["run_id"]
+    resumer = cli.start("resume", run_id, "--force")
+
+    def taken_over() -> bool:
+        events = json.loads(cli.run("status", run_id, "--json").stdout)["events"]
+        return any(e["message"].startswith("resuming in") for e in events)
+
+    wait_until(taken_over, seconds=60)
+    assert cli.run("promote", run_id, "--full").returncode == 0  # the rest: no wait
+    code, _, err = finish(resumer, timeout=120)
+    assert code == 0, err
     assert world.weights() == {"blue": 0, "green": 100}
     (only,) = world.task_sets()
     assert (only["colour"], only["status"]) == ("green", "PRIMARY")
