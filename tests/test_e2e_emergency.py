@@ -187,8 +187,8 @@ checks: {{alarms: [{name}-5xx]}}
     assert code == 0, err
 
 
-def test_a_dead_run_is_listed_as_dead_and_ended_by_the_emergency_rollback(
-        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+def killed_mid_bake(endpoint: str, tmp_path: Path, cli: Cli) -> tuple[LambdaWorld, str, str]:
+    """A Lambda canary whose runner was SIGKILLed mid-bake: the world, plan, run id."""
     world = lambda_world(endpoint)
     plan = lambda_plan(tmp_path, world, bake="30m")
     cli.env["NEW_VERSION"] = world.new
@@ -198,7 +198,12 @@ def test_a_dead_run_is_listed_as_dead_and_ended_by_the_emergency_rollback(
     process.send_signal(signal.SIGKILL)
     finish(process)
     (dead,) = runs(cli)
-    run_id = str(dead["run_id"])
+    return world, plan, str(dead["run_id"])
+
+
+def test_a_dead_run_is_listed_as_dead_and_ended_by_the_emergency_rollback(
+        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    world, plan, run_id = killed_mid_bake(endpoint, tmp_path, cli)
     expire_lease(cli, world, run_id)  # as when the runner died a while ago
     listed = cli.run("list")
     assert f"dead: its controller's lease expired and it holds its targets; end it with " \
@@ -227,15 +232,7 @@ def test_a_dead_run_is_listed_as_dead_and_ended_by_the_emergency_rollback(
 
 def test_abort_of_a_dead_run_whose_traffic_is_already_back_is_not_drift(
         endpoint: str, tmp_path: Path, cli: Cli) -> None:
-    world = lambda_world(endpoint)
-    plan = lambda_plan(tmp_path, world, bake="30m")
-    cli.env["NEW_VERSION"] = world.new
-    process = cli.rollout(plan, "--yes")
-    wait_until(lambda: world.alias_state() == (world.stable, {world.new: 0.1}))
-    wait_until(lambda: (runs(cli) or [{}])[0].get("phase") == "BAKING")
-    process.send_signal(signal.SIGKILL)
-    finish(process)
-    run_id = str(runs(cli)[0]["run_id"])
+    world, plan, run_id = killed_mid_bake(endpoint, tmp_path, cli)
     client("lambda", endpoint, "us-east-1").update_alias(  # someone restores it by hand
         FunctionName=world.function, Name="live", RoutingConfig={"AdditionalVersionWeights": {}})
     expire_lease(cli, world, run_id)
