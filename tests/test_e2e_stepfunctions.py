@@ -551,3 +551,61 @@ def test_abort_while_a_hook_keeps_answering_in_progress(
     assert code == 4, document
     assert "smoke test hangs" in document["reason"]
     assert world.alias_state() == (world.stable, {})
+
+
+@pytest.fixture
+def start_execution_hangs() -> Iterator[dict[str, Any]]:
+    """StartExecution hangs (the server is this process's) until released; then it fails,
+    as if the CLI had died after saving the hand-over and never sent it."""
+    import threading
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    state: dict[str, Any] = {"called": threading.Event(), "release": threading.Event()}
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        state["called"].set()
+        state["release"].wait(60)
+        raise RuntimeError("the client went away")
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    try:
+        yield state
+    finally:
+        state["release"].set()
+        StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]
+
+
+def test_a_run_whose_execution_never_started_ends_after_two_minutes(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str,
+        start_execution_hangs: dict[str, Any]) -> None:
+    import signal
+
+    plan = plan_file(world)
+    process = cli.start("rollout", plan, "--engine", "stepfunctions", "--role-arn", ROLE,
+                        "--time-scale", "1")
+    assert start_execution_hangs["called"].wait(60)
+    process.send_signal(signal.SIGKILL)  # the CLI dies between the hand-over and the start
+    finish(process)
+    start_execution_hangs["release"].set()
+    (run,) = [r for r in json.loads(cli.run("list", "--json").stdout)
+              if r["plan_name"] == world.function]
+    run_id = run["run_id"]
+    assert status(cli, run_id)["phase"] == "PREPARING"  # StartExecution may be on its way
+    dynamodb = client("dynamodb", endpoint, "us-east-1")
+    key = {"pk": {"S": f"run#{run_id}"}}
+    item = dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
+    document = json.loads(item["doc"]["S"])
+    document["engine"]["handed_over_at"] = "2026-01-01T00:00:00Z"  # long ago
+    item["doc"] = {"S": json.dumps(document)}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+    listed = json.loads(cli.run("list", "--json").stdout)
+    assert run_id not in [r["run_id"] for r in listed]  # list noticed it: ended
+    ended = status(cli, run_id)
+    assert (ended["outcome"], ended["phase"]) == ("failed", "FAILED")
+    assert "its execution never started" in ended["reason"]
+    assert "nothing moved" in ended["reason"]
+    assert world.alias_state() == (world.stable, {})
+    lock = {"pk": {"S": f"lock#lambda:us-east-1:{world.function}:live"}}
+    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key=lock)  # its lock released

@@ -121,7 +121,21 @@ def list_runs(include_ended: bool, as_json: bool) -> int:
     from deployer.runs.operator import listing
     from deployer.store import open_store
 
-    runs = listing(open_store(settings().store, settings()).runs(), include_ended)
+    options = settings()
+    store = open_store(options.store, options)
+    records = list(store.runs())
+    if any(r.on_stepfunctions and not r.terminal for r in records):
+        from deployer.errors import DeployerError
+        from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+
+        settled = []
+        for record in records:  # an execution that ended (or never started) ends its run
+            try:
+                settled.append(settle_if_the_machine_died(store, record, options))
+            except DeployerError:
+                settled.append(record)  # listing never fails for one unreadable execution
+        records = settled
+    runs = listing(records, include_ended)
     if as_json:
         click.echo(json.dumps([r.document(with_events=False) for r in runs], indent=2))
     else:

@@ -105,7 +105,8 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
         execution_arn = machine_arn.replace(":stateMachine:", ":execution:") + \
             f":{record.run_id}"
         record.engine = {"kind": "stepfunctions", "state_machine_arn": machine_arn,
-                         "execution_arn": execution_arn}
+                         "execution_arn": execution_arn,
+                         "handed_over_at": iso(clock.wall())}
         payload = _input(plan, record, targets, aws, clock.wall(), options.time_scale)
         record.move_to(Phase.PREPARING)
         record.stage = "handed to Step Functions"
@@ -267,7 +268,7 @@ def settle_if_the_machine_died(store: Store, record: RunRecord, settings: Settin
                              executionArn=record.engine.get("execution_arn", ""))
     except ClientError as exc:
         if error_code(exc) == "ExecutionDoesNotExist" and record.phase == Phase.PREPARING:
-            return record  # handed over this very moment: StartExecution is on its way
+            return _never_started(store, record, settings)
         raise DeployerError(f"cannot read the execution of run {record.run_id}: {exc}"
                             ) from exc
     status = str(execution.get("status", ""))
@@ -286,3 +287,57 @@ def settle_if_the_machine_died(store: Store, record: RunRecord, settings: Settin
                 f"run was {fresh.phase.value}: traffic may still be split",
                 hint="deployer rollback PLAN puts all traffic on the stable version",
                 code=ExitCode.UNSAFE)
+
+
+HANDOVER_GRACE = 120.0  # seconds between saving the hand-over and StartExecution, at most
+
+
+def _never_started(store: Store, record: RunRecord, settings: Settings) -> RunRecord:
+    """The record says the run was handed over but its execution does not exist. Within
+    two minutes StartExecution may still be on its way; after that the CLI died in
+    between: nothing moved, so the run ends failed, what was prepared for the new
+    version is released, and so are its locks."""
+    handed = _handed_over_at(record)
+    if handed is None or datetime.now(UTC).timestamp() - handed < HANDOVER_GRACE:
+        return record
+    fresh = store.load(record.run_id)
+    if fresh.terminal or fresh.phase != Phase.PREPARING:
+        return fresh
+    released = _discard_prepared(fresh, settings)
+    when = datetime.fromtimestamp(handed, UTC).strftime("%H:%M:%SZ")
+    return _end(store, fresh, Outcome.FAILED,
+                f"its execution never started (the run was handed over at {when} and "
+                f"StartExecution never came): nothing moved{released}",
+                hint="release again: deployer rollout PLAN --engine stepfunctions ...")
+
+
+def _handed_over_at(record: RunRecord) -> float | None:
+    """When the hand-over was saved (older records: the event that says so)."""
+    given = record.engine.get("handed_over_at")
+    if not given:
+        given = next((e.at for e in reversed(record.events)
+                      if e.message.startswith("prepared; starting execution")), None)
+    try:
+        return datetime.fromisoformat(str(given).replace("Z", "+00:00")).timestamp() \
+            if given else None
+    except ValueError:
+        return None
+
+
+def _discard_prepared(record: RunRecord, settings: Settings) -> str:
+    """Undo what the CLI prepared before the hand-over (the new ECS colour's tasks, the
+    new task set); best effort, said in the reason."""
+    from deployer.plan.loader import validate_plan
+    from deployer.plan.source import SourceMap
+
+    try:
+        plan = validate_plan(record.plan, SourceMap(), f"<run {record.run_id}>").plan
+        aws = aws_context(settings, plan.region, record.target.get("region"))
+        states = record.target.get("targets") if plan.target is None else None
+        for leg in plan.legs:
+            state = (states or {}).get(leg.name, {}) if states is not None else record.target
+            build_leg(leg.spec, aws, RealClock(), dict(state)).discard_new()
+    except DeployerError as exc:
+        return f"; releasing what was prepared for the new version failed: {exc.message}"
+    return "; what was prepared for the new version is released"
+
