@@ -271,13 +271,15 @@ checks: {{alarms: [{name}-5xx], poll_every: 1s}}
 """
 
 
-def ecs_plan(endpoint: str, tmp_path: Path, task_sets: bool, bake: str = "3s"
-             ) -> tuple[EcsWorld, str]:
+def ecs_plan(endpoint: str, tmp_path: Path, task_sets: bool, bake: str = "3s",
+             test_route: bool = False) -> tuple[EcsWorld, str]:
     name = next(NAMES)
     world = create_ecs_world(endpoint, name=name, alarms=(f"{name}-5xx",), task_sets=task_sets)
     layout = (f"    service: {world.service_name}\n"
               f"    target_groups: {{blue: {name}-blue, green: {name}-green}}" if task_sets
               else f"    services: {{blue: {world.blue}, green: {world.green}}}")
+    if test_route:
+        layout += f"\n    test_listener: {world.test_listener}"
     path = tmp_path / f"{name}.yaml"
     path.write_text(ECS_PLAN.format(name=name, world=world, layout=layout, bake=bake))
     return world, str(path)
@@ -294,6 +296,22 @@ def test_an_ecs_canary_on_two_services(endpoint: str, tmp_path: Path, cli: Cli) 
     assert world.weights() == {"blue": 0, "green": 100}
     assert world.service("blue")["desiredCount"] == 0  # retired by the machine
     assert document["target"]["new_service"] == world.green
+
+
+def test_an_ecs_test_listener_points_at_the_new_colour_and_back_on_rollback(
+        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    world, plan = ecs_plan(endpoint, tmp_path, task_sets=False, bake="2m", test_route=True)
+    assert world.weights(world.test_listener) == {"blue": 100, "green": 0}
+    run_id = start(cli, plan)
+    wait_until(phase_is(cli, run_id, "BAKING"), 60)
+    assert world.weights() == {"blue": 90, "green": 10}
+    assert world.weights(world.test_listener) == {"blue": 0, "green": 100}  # hooks test it
+    world.set_alarm(world.alarms[0], "ALARM")
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert world.weights(world.test_listener) == {"blue": 100, "green": 0}  # back on stable
+    assert world.service("green")["desiredCount"] == 0
 
 
 @pytest.mark.slow  # make soak: keeps make test near 8 minutes

@@ -37,6 +37,9 @@ TARGETS = {
                      f"listener: '{LISTENER}', task_definition: 'web:2'}}}}"),
     "ecs-rule": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
                  f"rule: '{RULE}', task_definition: 'web:2'}}}}"),
+    "ecs-test-route": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
+                       f"listener: '{LISTENER}', test_rule: '{RULE}', "
+                       f"task_definition: 'web:2'}}}}"),
     "ecs-task-sets": (f"target: {{ecs: {{cluster: shop, service: web, target_groups: "
                       f"{{blue: web-blue, green: web-green}}, listener: '{LISTENER}', "
                       f"task_definition: 'web:2'}}}}"),
@@ -152,7 +155,8 @@ def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
     writes = {n: s for n, s in legs.items() if s.get("Resource", "").endswith(
         ("updateAlias", "modifyListener", "modifyRule"))}
     expected = {"lambda": 1, "ecs-services": 1, "ecs-rule": 1, "ecs-task-sets": 1,
-                "application": 2}  # only the kinds of target the plan has
+                "application": 2,  # only the kinds of target the plan has
+                "ecs-test-route": 2}  # production listener; the test rule, on rollback
     assert len(writes) == expected[target]
     for name, state in writes.items():
         read = legs[state["Next"]]

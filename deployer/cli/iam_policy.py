@@ -203,6 +203,13 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
         if ecs.rule:
             statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
                                          [ecs.rule]))
+        if ecs.test_listener:  # a rollback puts test traffic back on the stable colour
+            statements.append(_statement("ShiftListenerWeights",
+                                         ["elasticloadbalancing:ModifyListener"],
+                                         [ecs.test_listener]))
+        if ecs.test_rule:
+            statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
+                                         [ecs.test_rule]))
         statements.append(_statement("ReadLoadBalancing",
                                      ["elasticloadbalancing:DescribeListeners",
                                       "elasticloadbalancing:DescribeRules"], ["*"]))

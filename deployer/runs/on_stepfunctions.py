@@ -32,7 +32,12 @@ from deployer.runs.factory import build_check, build_leg, target_key, target_key
 from deployer.runs.operator import machine_aws
 from deployer.runs.rollout import aws_context, new_record
 from deployer.stepfunctions.compiler import compile_plan
-from deployer.stepfunctions.inputs import execution_input, leg_input, production_actions
+from deployer.stepfunctions.inputs import (
+    execution_input,
+    leg_input,
+    production_actions,
+    test_route_actions,
+)
 from deployer.stepfunctions.table import build_table
 from deployer.stepfunctions.validate import check_plan_for_engine
 from deployer.store import open_store
@@ -156,8 +161,10 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
     legs: dict[str, dict[str, Any]] = {}
     for name, target in targets.items():
         described = target.describe()
-        actions = production_actions(described, aws) if described["kind"] == "ecs" else None
-        legs[name] = leg_input(name, described, plan, actions)
+        ecs = described["kind"] == "ecs"
+        actions = production_actions(described, aws) if ecs else None
+        tests = test_route_actions(described, aws) if ecs else None
+        legs[name] = leg_input(name, described, plan, actions, tests)
         if target.already_done():  # rides along: every route is "all on the new version"
             legs[name]["routes"] = [legs[name]["routes"][-1]] * len(legs[name]["routes"])
     contexts = [_contexts(plan, record, targets, wave) for wave in plan.wave_names]

@@ -40,7 +40,8 @@ def lambda_leg(name: str, described: dict[str, Any], weights: list[float]) -> di
 
 
 def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
-            weights: list[float]) -> dict[str, Any]:
+            weights: list[float], test_actions: list[dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
     """An ECS target: the production listener/rule's full action list per route."""
     groups = described["target_groups"]
     stable_group = groups[described["stable_colour"]]
@@ -65,6 +66,11 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
         "cluster": described["cluster"],
         "routes": [route(0.0)] + [route(w) for w in weights],
     }
+    test_arn = described.get("test_listener") or described.get("test_rule")
+    if test_arn and test_actions is not None:
+        leg["testkind"] = "test_listener" if described.get("test_listener") else "test_rule"
+        leg["test"] = {"arn": test_arn, "restore": _test_restore(
+            test_arn, test_actions, stable_group, new_group)}
     if described.get("stable_task_set") is not None:
         leg.update(layout="task_sets", service=described["service"],
                    stable_task_set=described["stable_task_set"],
@@ -75,18 +81,45 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
     return leg
 
 
+def _test_restore(arn: str, actions: list[dict[str, Any]], stable_group: str,
+                  new_group: str) -> dict[str, Any]:
+    """The test route with all its traffic on the stable group (the new group, if it
+    forwards to it, at 0): what a rollback writes back."""
+    forwards = [i for i, a in enumerate(actions) if a.get("Type") == "forward"]
+    if len(forwards) != 1:
+        raise PreflightError(f"test route {arn} has {len(forwards)} forward actions: "
+                             "deployer moves exactly one")
+    listed = actions[forwards[0]].get("ForwardConfig", {}).get("TargetGroups") or []
+    weights = {stable_group: 100}
+    if any(g.get("TargetGroupArn") == new_group for g in listed) or not listed:
+        weights[new_group] = 0
+    written = with_weights(actions, weights)
+    groups = written[forwards[0]]["ForwardConfig"]["TargetGroups"]
+    return {"actions": written,
+            "groups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": g["Weight"]}
+                       for g in groups]}
+
+
 def leg_input(name: str, described: dict[str, Any], plan: ReleasePlan,
-              actions: list[dict[str, Any]] | None) -> dict[str, Any]:
+              actions: list[dict[str, Any]] | None,
+              test_actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     weights = shift_weights(compile_strategy(plan.strategy))
     if described["kind"] == "lambda":
         return lambda_leg(name, described, weights)
     assert actions is not None
-    return elb_leg(name, described, actions, weights)
+    return elb_leg(name, described, actions, weights, test_actions)
 
 
 def production_actions(described: dict[str, Any], aws: Any) -> list[dict[str, Any]]:
     """The production listener's or rule's actions as AWS reports them now."""
     return ForwardAction(described["listener"] or described["rule"], aws).actions()
+
+
+def test_route_actions(described: dict[str, Any], aws: Any) -> list[dict[str, Any]] | None:
+    """The test listener's or rule's actions as AWS reports them now (none: no test
+    route)."""
+    arn = described.get("test_listener") or described.get("test_rule")
+    return ForwardAction(arn, aws).actions() if arn else None
 
 
 def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, Any]],

@@ -48,6 +48,8 @@ def leg_kinds(legs: list[Any]) -> set[str]:
         ecs = leg.spec.ecs
         kinds.add("rule" if ecs.rule else "listener")
         kinds.add("services" if ecs.services is not None else "task_sets")
+        if ecs.test_listener or ecs.test_rule:
+            kinds.add("test_listener" if ecs.test_listener else "test_rule")
     return kinds
 
 
@@ -70,7 +72,7 @@ def only(program: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
 def _rule_kinds(rule: dict[str, Any]) -> set[str]:
     found: set[str] = set()
     for test in rule.get("And", [rule]):
-        if test.get("Variable") in ("$.leg.kind", "$.leg.layout"):
+        if test.get("Variable") in ("$.leg.kind", "$.leg.layout", "$.leg.testkind"):
             found.add(test["StringEquals"])
     return found
 
@@ -91,11 +93,20 @@ def leg_program() -> dict[str, Any]:
                         "CausePath": "States.Format('unknown target kind {}', $.leg.kind)"},
         **_lambda_states(), **_elb_states(),
         "Verified": {"Type": "Choice", "Choices": [
+            # Undo: test traffic back on the stable colour first (prepare pointed it at
+            # the new one for the before_traffic hooks), then the new colour goes.
             {"And": [{"Variable": "$.mode", "StringEquals": "undo"},
-                     {"Variable": "$.leg.layout", "StringEquals": "services"}],
-             "Next": "DiscardService"},
+                     {"Variable": "$.leg.testkind", "StringEquals": "test_listener"}],
+             "Next": "TestListenerWrite"},
             {"And": [{"Variable": "$.mode", "StringEquals": "undo"},
-                     {"Variable": "$.leg.layout", "StringEquals": "task_sets"}],
+                     {"Variable": "$.leg.testkind", "StringEquals": "test_rule"}],
+             "Next": "TestRuleWrite"},
+            {"Variable": "$.mode", "StringEquals": "undo", "Next": "Discard"},
+        ], "Default": LEG_DONE},
+        **_test_route_states(),
+        "Discard": {"Type": "Choice", "Choices": [
+            {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "DiscardService"},
+            {"Variable": "$.leg.layout", "StringEquals": "task_sets",
              "Next": "DiscardTaskSet"},
         ], "Default": LEG_DONE},
         "DiscardService": sdk_task("ecs", "updateService", {
@@ -220,3 +231,33 @@ def _elb_states() -> dict[str, State]:
         "ElbVerify": _verify([
             {"Variable": "$.check.got", "StringEqualsPath": "$.check.want"}]),
     }
+
+
+def _test_route_states() -> dict[str, State]:
+    """A target's test listener or rule back to its stable-side actions (`leg.test`:
+    {"arn", "restore": {"actions", "groups"}}), read back like a production route."""
+    return {
+        "TestListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
+            "ListenerArn.$": "$.leg.test.arn", "DefaultActions.$": "$.leg.test.restore.actions",
+        }, next_state="TestListenerRead", on_error=None),
+        "TestListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
+            "ListenerArns.$": "States.Array($.leg.test.arn)",
+        }, next_state="TestWeights", on_error=None, result_path="$.read",
+            result_selector={
+                "groups.$": FORWARD_GROUPS.format(read="Listeners[0].DefaultActions")}),
+        "TestRuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
+            "RuleArn.$": "$.leg.test.arn", "Actions.$": "$.leg.test.restore.actions",
+        }, next_state="TestRuleRead", on_error=None),
+        "TestRuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
+            "RuleArns.$": "States.Array($.leg.test.arn)",
+        }, next_state="TestWeights", on_error=None, result_path="$.read",
+            result_selector={"groups.$": FORWARD_GROUPS.format(read="Rules[0].Actions")}),
+        "TestWeights": {"Type": "Pass", "Parameters": {
+            "got.$": "States.JsonToString($.read.groups)",
+            "want.$": "States.JsonToString(States.Array($.leg.test.restore.groups))"},
+            "ResultPath": "$.check", "Next": "TestVerify"},
+        "TestVerify": {"Type": "Choice", "Choices": [
+            {"Variable": "$.check.got", "StringEqualsPath": "$.check.want",
+             "Next": "Discard"}], "Default": "Mismatch"},
+    }
+

@@ -39,11 +39,6 @@ def engine_problems(plan: ReleasePlan) -> list[str]:
         if function is not None and function.provisioned_concurrency != "none":
             problems.append(f"{where}.lambda.provisioned_concurrency: {engine} does not move "
                             f"provisioned concurrency; use none, or --engine local")
-        ecs = leg.spec.ecs
-        if ecs is not None and (ecs.test_listener or ecs.test_rule):
-            field = "test_listener" if ecs.test_listener else "test_rule"
-            problems.append(f"{where}.ecs.{field}: {engine} does not move test traffic; "
-                            f"remove it, or use --engine local")
     if not problems:
         problems += _history_problems(plan)
     return problems
