@@ -33,6 +33,8 @@ RULE = ("arn:aws:elasticloadbalancing:us-east-1:111122223333:listener-rule/app/w
         "50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee")
 TARGETS = {
     "lambda": "target: {lambda: {function: checkout, alias: live, version: '7'}}",
+    "lambda-pc": ("target: {lambda: {function: checkout, alias: live, version: '7', "
+                  "provisioned_concurrency: 5}}"),
     "ecs-services": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
                      f"listener: '{LISTENER}', task_definition: 'web:2'}}}}"),
     "ecs-rule": (f"target: {{ecs: {{cluster: shop, services: {{blue: b, green: g}}, "
@@ -156,7 +158,8 @@ def test_every_write_is_read_back_and_a_mismatch_fails_as_drift(tmp_path: Path,
         ("updateAlias", "modifyListener", "modifyRule"))}
     expected = {"lambda": 1, "ecs-services": 1, "ecs-rule": 1, "ecs-task-sets": 1,
                 "application": 2,  # only the kinds of target the plan has
-                "ecs-test-route": 2}  # production listener; the test rule, on rollback
+                "ecs-test-route": 2,  # production listener; the test rule, on rollback
+                "lambda-pc": 1}
     assert len(writes) == expected[target]
     for name, state in writes.items():
         read = legs[state["Next"]]
@@ -339,3 +342,28 @@ def test_a_plan_that_watches_nothing_reads_no_alarm(tmp_path: Path, target: str)
     for statement in machine_role_policy(plan, "runs")["Statement"]:
         assert statement["Resource"], statement
         assert "cloudwatch:DescribeAlarms" not in statement["Action"]
+
+
+def test_provisioned_concurrency_is_released_on_rollback_and_retire(tmp_path: Path) -> None:
+    """What the local engine's tests check with a Stubber (moto has no provisioned
+    concurrency): the machine deletes the new version's on rollback and the old
+    version's after keep_old_for, best effort, and its role may."""
+    from deployer.cli.iam_policy import machine_role_policy
+
+    plan = plan_of(tmp_path, TARGETS["lambda-pc"], STRATEGIES["canary"])
+    definition = compile_plan(plan, "runs")
+    drops = {name: state for name, state in every_state(definition)
+             if state.get("Resource", "").endswith("deleteProvisionedConcurrencyConfig")}
+    qualifiers = {s["Parameters"]["Qualifier.$"] for s in drops.values()}
+    assert qualifiers == {"$.leg.new_version", "$.leg.stable_version"}
+    retire = definition["States"]["Retire"]["ItemProcessor"]["States"]
+    assert [s["Parameters"]["Qualifier.$"] for s in retire.values()
+            if s.get("Resource", "").endswith("Config")] == ["$.leg.stable_version"]
+    for state in drops.values():  # a failed delete never fails the run
+        assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    allowed = {a for s in machine_role_policy(plan, "runs")["Statement"] for a in s["Action"]}
+    assert "lambda:DeleteProvisionedConcurrencyConfig" in allowed
+    plain = compile_plan(plan_of(tmp_path, TARGETS["lambda"], STRATEGIES["canary"]), "runs")
+    assert not [n for n, s in every_state(plain)
+                if s.get("Resource", "").endswith("deleteProvisionedConcurrencyConfig")]
+

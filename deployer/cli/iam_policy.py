@@ -192,6 +192,11 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
             statements.append(_statement("ShiftAliasWeights",
                                          ["lambda:GetAlias", "lambda:UpdateAlias"],
                                          scope.function(leg.spec.lambda_.function)))
+            if leg.spec.lambda_.provisioned_concurrency != "none":
+                statements.append(_statement(
+                    "ReleaseProvisionedConcurrency",
+                    ["lambda:DeleteProvisionedConcurrencyConfig"],
+                    scope.function(leg.spec.lambda_.function)))
             continue
         ecs = leg.spec.ecs
         assert ecs is not None

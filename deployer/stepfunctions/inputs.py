@@ -34,9 +34,13 @@ def lambda_leg(name: str, described: dict[str, Any], weights: list[float]) -> di
             return {"primary": stable, "weights": {}}
         return {"primary": stable, "weights": {new: weight / 100}}
 
-    return {"name": name, "kind": "lambda", "function": described["function"],
-            "alias": described["alias"], "layout": "alias",
-            "routes": [route(0.0)] + [route(w) for w in weights]}
+    leg = {"name": name, "kind": "lambda", "function": described["function"],
+           "alias": described["alias"], "layout": "alias",
+           "stable_version": stable, "new_version": new,
+           "routes": [route(0.0)] + [route(w) for w in weights]}
+    if described.get("provisioned_concurrency"):  # rollout gave the new version some
+        leg["pc"] = "pc"
+    return leg
 
 
 def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],

@@ -44,6 +44,8 @@ def leg_kinds(legs: list[Any]) -> set[str]:
     for leg in legs:
         if leg.spec.lambda_ is not None:
             kinds.add("lambda")
+            if leg.spec.lambda_.provisioned_concurrency != "none":
+                kinds.add("pc")
             continue
         ecs = leg.spec.ecs
         kinds.add("rule" if ecs.rule else "listener")
@@ -72,7 +74,8 @@ def only(program: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
 def _rule_kinds(rule: dict[str, Any]) -> set[str]:
     found: set[str] = set()
     for test in rule.get("And", [rule]):
-        if test.get("Variable") in ("$.leg.kind", "$.leg.layout", "$.leg.testkind"):
+        if test.get("Variable") in ("$.leg.kind", "$.leg.layout", "$.leg.testkind",
+                                    "$.leg.pc"):
             found.add(test["StringEquals"])
     return found
 
@@ -108,7 +111,10 @@ def leg_program() -> dict[str, Any]:
             {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "DiscardService"},
             {"Variable": "$.leg.layout", "StringEquals": "task_sets",
              "Next": "DiscardTaskSet"},
+            {"Variable": "$.leg.pc", "StringEquals": "pc", "Next": "DiscardConcurrency"},
         ], "Default": LEG_DONE},
+        # The provisioned concurrency rollout gave the new version: no longer paid for.
+        "DiscardConcurrency": _drop_concurrency("$.leg.new_version"),
         "DiscardService": sdk_task("ecs", "updateService", {
             "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.new_service", "DesiredCount": 0,
         }, next_state=LEG_DONE, on_error=None),
@@ -130,7 +136,10 @@ def retire_program() -> dict[str, Any]:
         "Layout": {"Type": "Choice", "Choices": [
             {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "RetireService"},
             {"Variable": "$.leg.layout", "StringEquals": "task_sets", "Next": "MakePrimary"},
+            {"Variable": "$.leg.pc", "StringEquals": "pc", "Next": "RetireConcurrency"},
         ], "Default": LEG_DONE},
+        # The old version's own provisioned concurrency would otherwise be paid twice.
+        "RetireConcurrency": _drop_concurrency("$.leg.stable_version"),
         "RetireService": sdk_task("ecs", "updateService", {
             "Cluster.$": "$.leg.cluster", "Service.$": "$.leg.stable_service",
             "DesiredCount": 0,
@@ -260,4 +269,14 @@ def _test_route_states() -> dict[str, State]:
             {"Variable": "$.check.got", "StringEqualsPath": "$.check.want",
              "Next": "Discard"}], "Default": "Mismatch"},
     }
+
+
+def _drop_concurrency(version: str) -> State:
+    """DeleteProvisionedConcurrencyConfig on one version; best effort, as the local
+    engine's (a version without any, or a failed delete, never fails the run)."""
+    state = sdk_task("lambda", "deleteProvisionedConcurrencyConfig", {
+        "FunctionName.$": "$.leg.function", "Qualifier.$": version,
+    }, next_state=LEG_DONE, on_error=LEG_DONE)
+    state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": LEG_DONE}]
+    return state
 

@@ -33,12 +33,6 @@ def engine_problems(plan: ReleasePlan) -> list[str]:
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
-    for leg in plan.legs:
-        where = "target" if plan.target is not None else f"targets.{leg.name}"
-        function = leg.spec.lambda_
-        if function is not None and function.provisioned_concurrency != "none":
-            problems.append(f"{where}.lambda.provisioned_concurrency: {engine} does not move "
-                            f"provisioned concurrency; use none, or --engine local")
     if not problems:
         problems += _history_problems(plan)
     return problems
