@@ -18,6 +18,10 @@ in this test process (which hosts the server):
 6. Timestamps: AWS compares RFC 3339 timestamps with fractions and offsets (its own
    `$$.State.EnteredTime` is `2026-11-28T12:56:13.126Z`); moto parses only
    `%Y-%m-%dT%H:%M:%SZ`, so no Timestamp* rule on EnteredTime ever matches there.
+7. JSONata: moto parses `QueryLanguage: JSONata` states and `{% %}` expressions but its
+   evaluator is a stub; jsonata-python (pure Python) is plugged in. It may accept
+   JSONata 2.1 syntax that Step Functions (2.0.6) rejects, so every expression the
+   compiler writes is also linted for it (tests/test_stepfunctions_compiler.py).
 
 Not patched, because the definition does not depend on it: a Parallel or Map branch
 that fails with a `States.*` error (a task's States.Timeout) ends a moto execution
@@ -48,6 +52,18 @@ def patch_interpreter() -> None:
     _jsonpath()
     _send_task_failure_cause()
     _timestamps()
+    _jsonata()
+
+
+def _jsonata() -> None:
+    import jsonata
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    def evaluate(expression: str) -> Any:
+        # moto composes `($states := {...}; expression)` and evaluates it with no input.
+        return jsonata.Jsonata(expression).evaluate(None)
+
+    moto_jsonata._eval_jsonata = evaluate
 
 
 def _service_names() -> None:

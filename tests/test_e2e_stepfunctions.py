@@ -627,3 +627,28 @@ def test_a_run_whose_execution_never_started_ends_after_two_minutes(
     assert world.alias_state() == (world.stable, {})
     lock = {"pk": {"S": f"lock#lambda:us-east-1:{world.function}:live"}}
     assert "Item" not in dynamodb.get_item(TableName=TABLE, Key=lock)  # its lock released
+
+
+def test_an_alarm_already_firing_is_ignored_until_seen_ok_then_rolls_back(
+        world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
+    world.set_alarm(world.alarms[0], "ALARM")  # firing before the release starts
+    plan = plan_file(world, strategy="  canary: {weight: 10, bake: 2m}")
+    Path(plan).write_text(Path(plan).read_text().replace(
+        "poll_every: 1s}", "poll_every: 1s, already_firing: ignore}"))
+    run_id = start(cli, plan)
+    wait_until(phase_is(cli, run_id, "BAKING"), 60)
+    dynamodb = client("dynamodb", endpoint, "us-east-1")
+
+    def muted() -> list[str] | None:
+        item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"run#{run_id}"}})["Item"]
+        return [v["S"] for v in item["sf_muted"]["L"]] if "sf_muted" in item else None
+
+    assert muted() is None  # still muted as handed over: the machine has nothing to say
+    assert world.alias_state() == (world.stable, {world.new: 0.1})  # polls go on: ignored
+    world.set_alarm(world.alarms[0], "OK")
+    wait_until(lambda: muted() == [], 30)  # seen OK once: it protects the run from now on
+    world.set_alarm(world.alarms[0], "ALARM")
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert world.alarms[0] in document["reason"]
+    assert world.alias_state() == (world.stable, {})

@@ -64,3 +64,16 @@ def test_an_application_reads_per_target_weights_from_the_wave() -> None:
                               "sf_outcome": {"S": "rolled_back"}, "sf_exit": {"N": "3"},
                               "sf_weight": {"N": "0"}})
     assert {t["weight"] for t in targets.values()} == {0}
+
+
+def test_the_machine_unmuting_an_alarm_shows_in_the_record() -> None:
+    from deployer.core.record import RunRecord
+    from deployer.store.machine_state import merge_machine_state
+
+    record = RunRecord(run_id="r", plan_name="p", target_key="k", target={"kind": "lambda"},
+                       plan={}, started_at="2026-12-05T10:00:00Z",
+                       muted_alarms=["a", "b"])
+    merge_machine_state(record, {"sf_muted": {"L": [{"S": "b"}]}})
+    assert record.muted_alarms == ["b"]
+    merge_machine_state(record, {"sf_muted": {"L": []}})
+    assert record.muted_alarms == []

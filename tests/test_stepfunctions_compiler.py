@@ -6,6 +6,7 @@ definition stays within what AWS accepts (JSONPath, the history budget)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -367,3 +368,99 @@ def test_provisioned_concurrency_is_released_on_rollback_and_retire(tmp_path: Pa
     assert not [n for n, s in every_state(plain)
                 if s.get("Resource", "").endswith("deleteProvisionedConcurrencyConfig")]
 
+
+
+def muting_plan(tmp_path: Path, target: str = "lambda") -> ReleasePlan:
+    plan_of(tmp_path, TARGETS[target], STRATEGIES["steps"])
+    path = tmp_path / "plan.yaml"
+    path.write_text(path.read_text().replace(
+        "checks: {alarms: [shop-5xx], poll_every: 10s}",
+        "checks: {alarms: [shop-5xx, shop-p99], poll_every: 10s, already_firing: ignore}"))
+    return load_plan(str(path)).plan
+
+
+def jsonata_expressions(node: Any) -> Iterator[str]:
+    if isinstance(node, str) and node.startswith("{%"):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from jsonata_expressions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from jsonata_expressions(item)
+
+
+def without_strings(expression: str) -> str:
+    return re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', '""', expression)
+
+
+@pytest.mark.parametrize("target", ["lambda", "application"])
+def test_muted_alarms_are_judged_by_the_one_jsonata_state_of_each_poll(
+        tmp_path: Path, target: str) -> None:
+    definition = compile_plan(muting_plan(tmp_path, target), "runs")
+    jsonata = {name: state for name, state in every_state(definition)
+               if state.get("QueryLanguage") == "JSONata"}
+    assert jsonata and all(name.endswith("Seen") for name in jsonata)
+    assert all(state["Type"] == "Pass" and set(state) <= {"Type", "QueryLanguage", "Output",
+                                                          "Next"} for state in jsonata.values())
+    for name in jsonata:  # the record's sf_muted is read with the requests, before it
+        prefix = name.removesuffix("Seen")
+        requests = dict(every_state(definition))[f"{prefix}Requests"]
+        assert "sf_muted" in requests["Parameters"]["ProjectionExpression"]
+        assert requests["Next"] == name
+    assert engine_problems(muting_plan(tmp_path, target)) == []
+
+
+def test_every_jsonata_expression_is_what_step_functions_parses() -> None:
+    """Step Functions implements JSONata 2.0.6: no `??`, no `?:` (2.1), no `$eval`."""
+    from deployer.stepfunctions import compiler
+
+    expressions = [value for name, value in vars(compiler).items()
+                   if isinstance(value, str) and value.startswith("{%")]
+    assert expressions
+    for expression in expressions:
+        assert expression.rstrip().endswith("%}")
+        code = without_strings(expression)
+        assert "??" not in code and "?:" not in code and "$eval(" not in code, expression
+
+
+def evaluate_seen(poll: dict[str, list[str]], muted: list[str],
+                  recorded: list[str] | None = None) -> dict[str, Any]:
+    import jsonata
+
+    from deployer.stepfunctions.compiler import MUTED_SEEN
+
+    state: dict[str, Any] = {"poll": {"names": [], "states": [], "composites": [],
+                                      "compositeStates": [], **poll},
+                             "run": {"muted": muted}, "req": {"Item": {"pk": {"S": "x"}}}}
+    if recorded is not None:
+        state["req"]["Item"]["sf_muted"] = {"L": [{"S": n} for n in recorded]}
+    body = MUTED_SEEN.strip().removeprefix("{%").removesuffix("%}")
+    context = {"input": state, "context": {"State": {"EnteredTime": "2026-12-05T10:00:00Z"}}}
+    result = jsonata.Jsonata(f"($states := {json.dumps(context)}; {body})").evaluate(None)
+    return dict(result)
+
+
+def test_the_muting_expression_mutes_until_seen_ok_as_the_local_engine_does() -> None:
+    # At the start: a in ALARM is muted; b is OK.
+    first = evaluate_seen({"names": ["a", "b"], "states": ["ALARM", "OK"]}, ["a"])
+    assert first["seen"]["alarm"] is False and first["mute"] == {"changed": False,
+                                                                 "items": [{"S": "a"}]}
+    # b fires: it was never muted.
+    fired = evaluate_seen({"names": ["a", "b"], "states": ["ALARM", "ALARM"]}, ["a"])
+    assert fired["seen"]["alarm"] is True
+    # a is seen OK: no longer muted (the record is told), ...
+    healed = evaluate_seen({"names": ["a", "b"], "states": ["OK", "OK"]}, ["a"])
+    assert healed["mute"] == {"changed": True, "items": []}
+    # ... and once the record says so, a in ALARM again rolls back.
+    again = evaluate_seen({"names": ["a", "b"], "states": ["ALARM", "OK"]}, ["a"], [])
+    assert again["seen"]["alarm"] is True
+    # INSUFFICIENT_DATA of a muted alarm is not judged; of another one it is.
+    assert evaluate_seen({"names": ["a"], "states": ["INSUFFICIENT_DATA"]}, ["a"])[
+        "seen"]["nodata"] is False
+    assert evaluate_seen({"names": ["a", "b"], "states": ["ALARM", "INSUFFICIENT_DATA"]},
+                         ["a"])["seen"]["nodata"] is True
+    # A composite alarm counts like a metric alarm; one alone is still a list.
+    composite = evaluate_seen({"composites": ["c"], "compositeStates": ["ALARM"]}, [])
+    assert composite["seen"] | {"now": None} == {"alarm": True, "composite": False,
+                                                  "nodata": False, "count": 1, "now": None}

@@ -138,8 +138,7 @@ def _prepared_targets(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
               plan.wave_names, None)
     started = build_check(plan, aws, whole, clock).start()
     record.alarms = started.states
-    if started.muted:  # validation refuses already_firing: ignore; this is belt and braces
-        raise PreflightError(f"alarm {', '.join(sorted(started.muted))} is already in ALARM")
+    record.muted_alarms = sorted(started.muted)  # already_firing: ignore; the machine's too
     for target in targets.values():
         if not target.already_done():
             target.prepare()
@@ -169,7 +168,7 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
             legs[name]["routes"] = [legs[name]["routes"][-1]] * len(legs[name]["routes"])
     contexts = [_contexts(plan, record, targets, wave) for wave in plan.wave_names]
     return execution_input(plan, record.run_id, legs, contexts, build_table(plan), started,
-                           time_scale)
+                           time_scale, record.muted_alarms)
 
 
 def _contexts(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarget],

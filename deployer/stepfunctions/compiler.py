@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.plan.model import HookSpec, InsufficientData, ReleasePlan
+from deployer.plan.model import AlreadyFiring, HookSpec, InsufficientData, ReleasePlan
 from deployer.stepfunctions.asl import (
     ABORTED,
     APPEND_EVENT,
@@ -55,6 +55,8 @@ class _Compiler:
         self.table = table
         self.entries = entries
         self.alarms = plan.all_alarms
+        self.muting = bool(self.alarms) and \
+            plan.checks.already_firing is AlreadyFiring.IGNORE
         self.kinds = leg_kinds(plan.legs)
         self.states: dict[str, State] = {}
 
@@ -274,6 +276,8 @@ class _Compiler:
             poll = {"Type": "Pass", "ResultPath": "$.poll", "Next": f"{prefix}Seen",
                     "Result": {"names": [], "states": [], "composites": [],
                                "compositeStates": []}}
+        if self.muting:
+            return self._muting_poll_states(prefix, poll, on_error)
         requests = self._requests(f"{prefix}Judge", on_error)
         seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
                        "Parameters": {
@@ -285,13 +289,34 @@ class _Compiler:
                            "now.$": "$$.State.EnteredTime"}}
         return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests}
 
+    def _muting_poll_states(self, prefix: str, poll: State, on_error: str | None
+                            ) -> dict[str, State]:
+        """`already_firing: ignore`: alarms in ALARM at the start are muted until they
+        have been seen OK once (SPEC §11b). The muted list lives in the run record
+        (`sf_muted`, first the execution input's `run.muted`), so it survives the
+        approval gate's Parallel; it is read with the requests, and the one state that
+        computes (JSONata) judges the unmuted alarms and says who is no longer muted."""
+        poll = {**poll, "Next": f"{prefix}Requests"}
+        requests = self._requests(f"{prefix}Seen", on_error)
+        seen: State = {"Type": "Pass", "QueryLanguage": "JSONata", "Output": MUTED_SEEN,
+                       "Next": f"{prefix}Muting"}
+        muting: State = {"Type": "Choice", "Choices": [
+            {"Variable": "$.mute.changed", "BooleanEquals": True, "Next": f"{prefix}Unmute"}],
+            "Default": f"{prefix}Judge"}
+        unmute = update_record(self.table, "SET sf_muted = :muted",
+                               {":muted": {"L.$": "$.mute.items"}},
+                               next_state=f"{prefix}Judge", on_error=on_error)
+        return {f"{prefix}Poll": poll, f"{prefix}Requests": requests, f"{prefix}Seen": seen,
+                f"{prefix}Muting": muting, f"{prefix}Unmute": unmute}
+
     def _requests(self, next_state: str, on_error: str | None) -> State:
         """Read the operator requests the record holds for the machine."""
+        projection = "pk, sf_abort, sf_promote" + (", sf_muted" if self.muting else "")
         requests: State = {
             "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
             "Parameters": {"TableName": self.table,
                            "Key": {"pk": {"S.$": "States.Format('run#{}', $.run.id)"}},
-                           "ProjectionExpression": "pk, sf_abort, sf_promote",
+                           "ProjectionExpression": projection,
                            "ConsistentRead": True},
             "ResultPath": "$.req",  # {"Item": {...}}: small, and never a missing path
             "Retry": retry("dynamodb"), "Next": next_state,
@@ -609,6 +634,29 @@ class _Compiler:
         self.states["Stop"] = {"Type": "Fail", "ErrorPath": "$.error.Error",
                                "CausePath": "$.error.Cause"}
 
+
+# The poll's verdict with muted alarms (JSONata 2.0.6, as Step Functions runs it: no `??`,
+# no `?:`). Muted: the record's sf_muted once written, else the input's run.muted. An
+# alarm seen OK is muted no more; the rest of the muted stay muted. `seen` has the fields
+# the JSONPath poll gives (alarm, composite, nodata, count, now) over unmuted alarms.
+MUTED_SEEN = """{% (
+  $in := $states.input;
+  $names := $append($append([], $in.poll.names), $append([], $in.poll.composites));
+  $values := $append($append([], $in.poll.states), $append([], $in.poll.compositeStates));
+  $pairs := $map($names, function($n, $i) { {"n": $n, "s": $values[$i]} });
+  $recorded := $in.req.Item.sf_muted;
+  $muted := $exists($recorded) ? $append([], $recorded.L.S) : $append([], $in.run.muted);
+  $ok := $append([], $pairs[s = "OK"].n);
+  $still := $append([], $filter($muted, function($m) { $not($m in $ok) }));
+  $active := $append([], $pairs[$not(n in $still)]);
+  $merge([$in, {
+    "seen": {"alarm": "ALARM" in $active.s, "composite": false,
+             "nodata": "INSUFFICIENT_DATA" in $active.s, "count": $count($names),
+             "now": $states.context.State.EnteredTime},
+    "mute": {"changed": $count($still) != $count($muted),
+             "items": $append([], $map($still, function($m) { {"S": $m} }))}
+  }])
+) %}"""
 
 def _reachable(start: str, states: dict[str, State]) -> dict[str, State]:
     """Only the states a run can enter (AWS refuses a definition with others): the

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from deployer.plan.model import ReleasePlan
+from deployer.plan.model import AlreadyFiring, ReleasePlan
 from deployer.stepfunctions.compiler import HOOK_RETRY_DELAY
 from deployer.stepfunctions.table import Entry, build_table
 
@@ -57,9 +57,26 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
         total = total + (TASK + STEP) * (2 + gates)
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
-    # A promote --full adds one shift; a rollback at the very end restores every target.
+    if _muting(plan):  # each alarm is unmuted once, at most: one record update each
+        total = total + (TASK + STEP) * len(plan.all_alarms)
+    # A promote --full adds one shift; a rollback at the very end restores every target
+    # (with its test route and provisioned concurrency, where it has them).
     total = total + _legs(max(sizes)) * 2 + TASK * 2 + STEP * 3
-    return total + TASK * 3 + STEP * 2 + _legs(sum(sizes))
+    return total + TASK * 3 + STEP * 2 + _legs(sum(sizes)) + UNDO_EXTRA * sum(sizes)
+
+
+# What undoing a target may add to LEG: its test route written back, read back and
+# compared, the discard chosen, provisioned concurrency deleted.
+UNDO_EXTRA = TASK * 3 + STEP * 3
+
+
+def _muting(plan: ReleasePlan) -> bool:
+    return bool(plan.all_alarms) and plan.checks.already_firing is AlreadyFiring.IGNORE
+
+
+def _poll(plan: ReleasePlan) -> Tally:
+    """One poll; with muted alarms the judging is one state longer (the muting Choice)."""
+    return POLL + STEP if _muting(plan) else POLL
 
 
 def _legs(count: int) -> Tally:
@@ -72,9 +89,9 @@ def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: floa
     if entry.kind == "shift":  # compare before write, write and read back, record
         return STEP * 3 + TASK + _legs(legs) * 2
     if entry.kind == "bake":
-        return STEP + POLL * entry.polls
+        return STEP + _poll(plan) * entry.polls
     if entry.kind == "approve":
-        watch = POLL * max(1, math.ceil(entry.timeout / poll))
+        watch = _poll(plan) * max(1, math.ceil(entry.timeout / poll))
         return STEP * 3 + GROUP + ITERATION * 2 + TASK * 2 + STEP + watch
     if entry.kind in ("before_traffic", "after_traffic"):
         total = Tally()

@@ -128,7 +128,8 @@ def test_route_actions(described: dict[str, Any], aws: Any) -> list[dict[str, An
 
 def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, Any]],
                     contexts: list[dict[str, dict[str, str]]], entries: list[Entry],
-                    started: datetime, time_scale: float) -> dict[str, Any]:
+                    started: datetime, time_scale: float,
+                    muted: list[str] | None = None) -> dict[str, Any]:
     def scaled(seconds: float) -> int:
         return max(1, math.ceil(seconds / time_scale))
 
@@ -139,7 +140,9 @@ def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, An
         "run": {"id": run_id, "poll": scaled(plan.checks.poll_every), "deadline": deadline,
                 "hook_delay": scaled(HOOK_RETRY_DELAY),
                 "timeouts": [scaled(e.timeout) if e.kind == "approve" else 0
-                             for e in entries]},
+                             for e in entries],
+                # already_firing: ignore: the alarms in ALARM at preflight (SPEC §11b)
+                "muted": sorted(muted or [])},
         "pos": {"at": 0},
         "waves": waves,
         "upto": [[leg for wave in waves[:i + 1] for leg in wave] for i in range(len(waves))],

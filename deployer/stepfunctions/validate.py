@@ -4,7 +4,7 @@ validation error (exit 2) naming the field, found before anything is touched."""
 from __future__ import annotations
 
 from deployer.errors import PlanError
-from deployer.plan.model import AlreadyFiring, ReleasePlan
+from deployer.plan.model import ReleasePlan
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
     smallest_poll_that_fits,
@@ -27,9 +27,6 @@ def engine_problems(plan: ReleasePlan) -> list[str]:
         problems.append(f"checks.metrics: {engine} cannot judge per-version metrics (it has "
                         f"no statistics); put them behind CloudWatch alarms, or use "
                         f"--engine local")
-    if plan.checks.already_firing is AlreadyFiring.IGNORE:
-        problems.append(f"checks.already_firing: {engine} cannot mute an alarm until it is "
-                        f"OK; use block (the default)")
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")

@@ -10,6 +10,7 @@ an operator's compare-and-swap save never overwrites one unseen):
     sf_token                                      an approval gate's task token
     sf_taken                                      ids of operator requests acted on
     sf_execution                                  the execution's ARN
+    sf_muted                                      alarms still muted (already_firing: ignore)
 
 Operator requests go the other way: a save derives `sf_abort` and `sf_promote` from
 the record's pending requests, which the machine reads at every poll.
@@ -50,6 +51,8 @@ def merge_machine_state(record: RunRecord, item: dict[str, Any]) -> None:
                                    _s(fields["message"])))
     if "sf_execution" in item:
         record.engine["execution_arn"] = _s(item["sf_execution"])
+    if "sf_muted" in item:  # seen OK once: no longer muted
+        record.muted_alarms = sorted(_s(i) for i in item["sf_muted"].get("L", []))
     if "sf_token" in item:
         record.engine["task_token"] = _s(item["sf_token"])
     taken = {_s(i) for i in (item.get("sf_taken") or {}).get("L", [])}
