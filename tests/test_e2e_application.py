@@ -151,6 +151,7 @@ checks: {{alarms: [{a.alarms[0]}], poll_every: 5s}}
     assert finish(holder)[0] == 4
 
 
+@pytest.mark.slow  # make soak: the kill matrix takes over applications in make test
 def test_a_killed_application_run_is_resumed(endpoint: str, tmp_path: Path, cli: Cli) -> None:
     a, b, c = lambdas(endpoint, 3)
     plan = write(tmp_path, "crash", {"a": lambda_entry(a), "b": lambda_entry(b),
