@@ -70,8 +70,18 @@ def test_a_rollback_deletes_the_new_task_set_and_leaves_the_primary(world: EcsWo
     target.prepare()
     target.shift(10)
     assert target.rollback().new_weight == 0
+    deletes: list[dict[str, object]] = []
+    delete = target.ecs.delete_task_set
+
+    def recorded(**kwargs: object) -> object:
+        deletes.append(kwargs)
+        return delete(**kwargs)
+
+    target.ecs.delete_task_set = recorded
     target.discard_new()
     target.discard_new()  # idempotent
+    # AWS refuses to delete a task set still scaled above 0 without force (moto does not).
+    assert deletes and all(call["force"] is True for call in deletes)
     (only,) = world.task_sets()
     assert (only["colour"], only["status"]) == ("blue", "PRIMARY")
     assert world.weights() == {"blue": 100, "green": 0}

@@ -269,8 +269,9 @@ class EcsTaskSetTarget(EcsAlbTarget):
         if arn is None:
             return
         try:
+            # force: AWS deletes a task set that still has tasks (scale above 0) only so.
             self.aws.call(self.ecs.delete_task_set, cluster=self.spec.cluster,
-                          service=self.service_name, taskSet=arn)
+                          service=self.service_name, taskSet=arn, force=True)
         except ClientError as exc:
             # AWS says TaskSetNotFoundException; moto a ClientException "does not exist".
             if error_code(exc) in ("TaskSetNotFoundException", "ResourceNotFoundException") \
