@@ -57,7 +57,8 @@ def test_what_the_engine_cannot_do_is_exit_2_naming_the_field(
                       .replace("checks: {alarms: [checkout-errors]}",
                                "checks: {alarms: [checkout-errors], metrics: "
                                "{error_rate: {max: 2%}}}"))
-    for command in (["export", plan, "--engine", "stepfunctions", *STORE],
+    for command in (["validate", plan, "--engine", "stepfunctions"],
+                    ["export", plan, "--engine", "stepfunctions", *STORE],
                     ["rollout", plan, "--engine", "stepfunctions", "--role-arn",
                      "arn:aws:iam::1:role/r", *STORE],
                     ["iam-policy", plan, "--engine", "stepfunctions", *STORE]):
@@ -94,3 +95,18 @@ def test_iam_policy_for_the_engine_gives_the_role_and_the_caller(
         caller["AnswerApprovals"]["Action"])
     role = {s["Sid"] for s in document["state_machine_role"]["Statement"]}
     assert {"ShiftAliasWeights", "ReadAlarms", "InvokeHooks", "RunRecord"} <= role
+
+
+def test_validate_for_the_engine_accepts_what_it_now_does(
+        write_plan: Callable[[str], str]) -> None:
+    """Test routes, provisioned concurrency and already_firing: ignore run on Step
+    Functions too (SPEC §11b); the local engine's validation is unchanged."""
+    plan = write_plan(PLAN.replace('version: "42"}', 'version: "42", '
+                                   'provisioned_concurrency: match}')
+                      .replace("checks: {alarms: [checkout-errors]}",
+                               "checks: {alarms: [checkout-errors], already_firing: ignore}"))
+    for engine in ("local", "stepfunctions"):
+        result = run_cli("validate", plan, "--engine", engine)
+        assert result.returncode == 0, (engine, result.stderr)
+        assert ": ok (" in result.stdout
+

@@ -58,12 +58,18 @@ Examples:
   deployer validate configs/*.yaml
   deployer validate plan.yaml --set target.lambda.version=43
   deployer validate --strict plans/*.yaml     # warnings fail too (CI)
+  deployer validate --engine stepfunctions plan.yaml   # what that engine refuses, too
 """)
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
 @strict_option
+@click.option("--engine", type=click.Choice(["local", "stepfunctions"]), default="local",
+              show_default=True,
+              help="Also check what that engine refuses (stepfunctions: command and http "
+                   "hooks, checks.metrics, the history limit).")
 @common_options
-def validate(plans: tuple[str, ...], overrides: tuple[str, ...], strict: bool) -> int:
+def validate(plans: tuple[str, ...], overrides: tuple[str, ...], strict: bool,
+             engine: str) -> int:
     """Check release plans offline; print every problem as FILE:LINE:COL: field: message."""
     from deployer.plan.compile import baked_seconds, compile_strategy
     from deployer.plan.durations import format_duration
@@ -75,6 +81,10 @@ def validate(plans: tuple[str, ...], overrides: tuple[str, ...], strict: bool) -
         try:
             loaded = load_plan(path, overrides)
             say_warnings(loaded, strict)
+            if engine == "stepfunctions":
+                from deployer.stepfunctions.validate import check_plan_for_engine
+
+                check_plan_for_engine(loaded.plan, loaded.path)
         except PlanError as exc:
             failed = True
             for problem in exc.problems:
