@@ -172,7 +172,7 @@ def welch_ratio_test(new: Sequence[float], stable: Sequence[float], ratio: float
         return 0.0 if difference > 0 else 1.0
     t = difference / math.sqrt(v_new + v_old)
     df = (v_new + v_old) ** 2 / (v_new ** 2 / (len(new) - 1) + v_old ** 2 / (len(scaled) - 1))
-    return _t_sf(t, df)
+    return t_sf(t, df)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -188,7 +188,7 @@ def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _t_sf(t: float, df: float) -> float:
+def t_sf(t: float, df: float) -> float:
     """Survival function of Student's t with (fractional) `df` degrees of freedom, via
     the regularized incomplete beta function: P(T > t)."""
     x = df / (df + t * t)
