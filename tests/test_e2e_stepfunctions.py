@@ -652,3 +652,41 @@ def test_an_alarm_already_firing_is_ignored_until_seen_ok_then_rolls_back(
     assert code == 3, document
     assert world.alarms[0] in document["reason"]
     assert world.alias_state() == (world.stable, {})
+
+
+def test_a_rollback_in_wave_one_releases_what_was_prepared_for_wave_two(
+        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    """rollout prepares every target before the hand-over (wave 2's new ECS colour
+    scaled up, its test listener pointed at it); a rollback in wave 1 undoes them too."""
+    api = create_lambda_world(endpoint, function=next(NAMES), alarms=(f"{next(NAMES)}-e",))
+    name = next(NAMES)
+    web = create_ecs_world(endpoint, name=name, alarms=(f"{name}-5xx",))
+    plan = tmp_path / "two-kinds.yaml"
+    plan.write_text(f"""\
+version: 1
+name: {name}
+targets:
+  api: {{lambda: {{function: {api.function}, alias: live, version: "{api.new}"}},
+        alarms: [{api.alarms[0]}]}}
+  web:
+    ecs:
+      cluster: {web.cluster}
+      services: {{blue: {web.blue}, green: {web.green}}}
+      listener: {web.listener}
+      test_listener: {web.test_listener}
+      image: {{container: app, uri: "registry.example/{name}:2"}}
+waves: [[api], [web]]
+strategy: {{canary: {{weight: 10, bake: 2m}}}}
+checks: {{poll_every: 1s}}
+""")
+    run_id = start(cli, str(plan))
+    wait_until(lambda: api.alias_state() == (api.stable, {api.new: 0.1}), 60)
+    assert web.service("green")["desiredCount"] == 2  # prepared before the hand-over
+    assert web.weights(web.test_listener) == {"blue": 0, "green": 100}
+    api.set_alarm(api.alarms[0], "ALARM")
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert api.alias_state() == (api.stable, {})
+    assert web.weights() == {"blue": 100, "green": 0}  # never moved, written as it was
+    assert web.weights(web.test_listener) == {"blue": 100, "green": 0}
+    assert web.service("green")["desiredCount"] == 0

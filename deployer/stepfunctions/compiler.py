@@ -160,7 +160,6 @@ class _Compiler:
         self.states["WaveLegs"] = {
             "Type": "Pass", "ResultPath": "$.cur", "Next": "WaveCheck", "Parameters": {
                 "legs.$": "States.ArrayGetItem($.waves, $.step.e.wave)",
-                "undo.$": "States.ArrayGetItem($.upto, $.step.e.wave)",
                 "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)",
                 "route": 0}}
         # Before the wave's first write: each target must still be all on its stable side.
@@ -612,7 +611,10 @@ class _Compiler:
             ":event": {"L": [event("ROLLING_BACK",
                                    "States.Format('rolling back: {}', $.error.Cause)")]},
         }, "Undo", on_error="Undo")
-        undo = self._legs_map("$.cur.undo", "undo", "0", "HowEnded", "Undo")
+        # Every target, not only the waves that started: rollout prepared them all
+        # before the hand-over (a later wave's new ECS colour, its test route), and an
+        # untouched target's route 0 is what it already reads.
+        undo = self._legs_map("$.all", "undo", "0", "HowEnded", "Undo")
         undo["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.undoError",
                           "Next": "UndoFailed"}]
         self._ensure_cause("UndoFailed", "$.undoError", "RollbackFailed")

@@ -145,8 +145,7 @@ def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, An
                 "muted": sorted(muted or [])},
         "pos": {"at": 0},
         "waves": waves,
-        "upto": [[leg for wave in waves[:i + 1] for leg in wave] for i in range(len(waves))],
         "all": [leg for wave in waves for leg in wave],
         "contexts": contexts,
-        "cur": {"legs": [], "undo": [], "context": {}},
+        "cur": {"legs": [], "context": {}},
     }
