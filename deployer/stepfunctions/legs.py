@@ -218,21 +218,7 @@ def _elb_states() -> dict[str, State]:
     # (an indefinite path: a list, never a missing path), so an action list someone
     # else changed reads back different instead of failing the execution.
     return {
-        "ListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
-            "ListenerArn.$": "$.leg.arn", "DefaultActions.$": "$.want.r.actions",
-        }, next_state="ListenerRead", on_error=None),
-        "ListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
-            "ListenerArns.$": "States.Array($.leg.arn)",
-        }, next_state="ElbWeights", on_error=None, result_path="$.read",
-            result_selector={
-                "groups.$": FORWARD_GROUPS.format(read="Listeners[0].DefaultActions")}),
-        "RuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
-            "RuleArn.$": "$.leg.arn", "Actions.$": "$.want.r.actions",
-        }, next_state="RuleRead", on_error=None),
-        "RuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
-            "RuleArns.$": "States.Array($.leg.arn)",
-        }, next_state="ElbWeights", on_error=None, result_path="$.read",
-            result_selector={"groups.$": FORWARD_GROUPS.format(read="Rules[0].Actions")}),
+        **_elb_write_read("", "$.leg.arn", "$.want.r.actions", "ElbWeights"),
         "ElbWeights": {"Type": "Pass", "Parameters": {
             "got.$": "States.JsonToString($.read.groups)",
             "want.$": "States.JsonToString(States.Array($.want.r.groups))"},
@@ -246,21 +232,8 @@ def _test_route_states() -> dict[str, State]:
     """A target's test listener or rule back to its stable-side actions (`leg.test`:
     {"arn", "restore": {"actions", "groups"}}), read back like a production route."""
     return {
-        "TestListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
-            "ListenerArn.$": "$.leg.test.arn", "DefaultActions.$": "$.leg.test.restore.actions",
-        }, next_state="TestListenerRead", on_error=None),
-        "TestListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
-            "ListenerArns.$": "States.Array($.leg.test.arn)",
-        }, next_state="TestWeights", on_error=None, result_path="$.read",
-            result_selector={
-                "groups.$": FORWARD_GROUPS.format(read="Listeners[0].DefaultActions")}),
-        "TestRuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
-            "RuleArn.$": "$.leg.test.arn", "Actions.$": "$.leg.test.restore.actions",
-        }, next_state="TestRuleRead", on_error=None),
-        "TestRuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
-            "RuleArns.$": "States.Array($.leg.test.arn)",
-        }, next_state="TestWeights", on_error=None, result_path="$.read",
-            result_selector={"groups.$": FORWARD_GROUPS.format(read="Rules[0].Actions")}),
+        **_elb_write_read("Test", "$.leg.test.arn", "$.leg.test.restore.actions",
+                          "TestWeights"),
         "TestWeights": {"Type": "Pass", "Parameters": {
             "got.$": "States.JsonToString($.read.groups)",
             "want.$": "States.JsonToString(States.Array($.leg.test.restore.groups))"},
@@ -279,4 +252,25 @@ def _drop_concurrency(version: str) -> State:
     }, next_state=LEG_DONE, on_error=LEG_DONE)
     state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": LEG_DONE}]
     return state
+
+
+def _elb_write_read(prefix: str, arn: str, actions: str, then: str) -> dict[str, State]:
+    """Write a listener's (or rule's) actions and read its forward groups back into
+    `$.read.groups`, then go to `then`: `{prefix}ListenerWrite` / `{prefix}RuleWrite`."""
+    return {
+        f"{prefix}ListenerWrite": sdk_task("elasticloadbalancingv2", "modifyListener", {
+            "ListenerArn.$": arn, "DefaultActions.$": actions,
+        }, next_state=f"{prefix}ListenerRead", on_error=None),
+        f"{prefix}ListenerRead": sdk_task("elasticloadbalancingv2", "describeListeners", {
+            "ListenerArns.$": f"States.Array({arn})",
+        }, next_state=then, on_error=None, result_path="$.read", result_selector={
+            "groups.$": FORWARD_GROUPS.format(read="Listeners[0].DefaultActions")}),
+        f"{prefix}RuleWrite": sdk_task("elasticloadbalancingv2", "modifyRule", {
+            "RuleArn.$": arn, "Actions.$": actions,
+        }, next_state=f"{prefix}RuleRead", on_error=None),
+        f"{prefix}RuleRead": sdk_task("elasticloadbalancingv2", "describeRules", {
+            "RuleArns.$": f"States.Array({arn})",
+        }, next_state=then, on_error=None, result_path="$.read",
+            result_selector={"groups.$": FORWARD_GROUPS.format(read="Rules[0].Actions")}),
+    }
 
