@@ -164,6 +164,7 @@ def test_a_service_on_the_codedeploy_controller_is_refused(endpoint: str, tmp_pa
     assert world.service("green")["taskDefinition"] == world.task_definition
 
 
+@pytest.mark.slow  # make soak: keeps make test under 10 minutes
 def test_a_listener_reset_by_terraform_is_refused_then_rolled_back_by_colour(
         ecs_world: EcsWorld, tmp_path: Path, cli: Cli) -> None:
     plan = ecs_plan(tmp_path, ecs_world, extra="keep_old_for: 1m")

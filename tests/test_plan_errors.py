@@ -187,9 +187,10 @@ def test_billion_laughs_stops_quickly(write_plan: WritePlan) -> None:
 
 
 def test_deep_nesting(write_plan: WritePlan) -> None:
-    path = write_plan("a: " + "[" * 5000 + "]" * 5000 + "\n")
-    (problem,) = problems_of(path)
-    assert "nested deeper than" in problem
+    path = write_plan("a: " + "[" * 1000 + "]" * 1000 + "\n")  # 64 is the limit
+    # Whether the YAML composer's own recursion gives out first depends on the process's
+    # recursion limit (a test dependency raises it): either way the problem is named.
+    assert any("nested deeper than 64 levels" in p for p in problems_of(path))
 
 
 def test_missing_file() -> None:

@@ -92,7 +92,7 @@ def machine_verdicts(expression: str, subjects: dict[str, Any], at_full: bool
     return dict(jsonata.Jsonata(f"($states := {json.dumps(states)}; {body})").evaluate(None))
 
 
-PARITY = [pytest.param(CHECKS, 120, id="bounds"), pytest.param(RELATIVE_ONLY, 80, id="relative"),
+PARITY = [pytest.param(CHECKS, 100, id="bounds"), pytest.param(RELATIVE_ONLY, 60, id="relative"),
           pytest.param(CHECKS, 480, id="bounds-more", marks=pytest.mark.slow),
           pytest.param(RELATIVE_ONLY, 480, id="relative-more", marks=pytest.mark.slow)]
 
