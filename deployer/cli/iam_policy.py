@@ -201,20 +201,15 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
         ecs = leg.spec.ecs
         assert ecs is not None
         cluster = ecs.cluster.rsplit("/", 1)[-1]
-        if ecs.listener:
+        # The production route, and the test route a rollback puts back on stable.
+        listeners = [arn for arn in (ecs.listener, ecs.test_listener) if arn]
+        rules = [arn for arn in (ecs.rule, ecs.test_rule) if arn]
+        if listeners:
             statements.append(_statement("ShiftListenerWeights",
-                                         ["elasticloadbalancing:ModifyListener"],
-                                         [ecs.listener]))
-        if ecs.rule:
+                                         ["elasticloadbalancing:ModifyListener"], listeners))
+        if rules:
             statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
-                                         [ecs.rule]))
-        if ecs.test_listener:  # a rollback puts test traffic back on the stable colour
-            statements.append(_statement("ShiftListenerWeights",
-                                         ["elasticloadbalancing:ModifyListener"],
-                                         [ecs.test_listener]))
-        if ecs.test_rule:
-            statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
-                                         [ecs.test_rule]))
+                                         rules))
         statements.append(_statement("ReadLoadBalancing",
                                      ["elasticloadbalancing:DescribeListeners",
                                       "elasticloadbalancing:DescribeRules"], ["*"]))

@@ -104,8 +104,6 @@ def _write(source: str, read: Callable[[], Sequence[Draft]], out: str) -> int:
 
     try:
         drafts = list(read())
-    except ImportProblem:
-        raise
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
         # The importers read every value through importers/shapes.py; a file that still
         # surprises them is answered like any unreadable input, not with a traceback.

@@ -126,12 +126,13 @@ def list_runs(include_ended: bool, as_json: bool) -> int:
     records = list(store.runs())
     if any(r.on_stepfunctions and not r.terminal for r in records):
         from deployer.errors import DeployerError
-        from deployer.runs.on_stepfunctions import settle_if_the_machine_died
+        from deployer.runs.on_stepfunctions import settler
 
+        settle = settler(store, options)  # as status does
         settled = []
         for record in records:  # an execution that ended (or never started) ends its run
             try:
-                settled.append(settle_if_the_machine_died(store, record, options))
+                settled.append(settle(record))
             except DeployerError:
                 settled.append(record)  # listing never fails for one unreadable execution
         records = settled

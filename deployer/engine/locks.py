@@ -37,14 +37,13 @@ def release_locks(store: Store, keys: Sequence[str], run_id: str) -> None:
 def holder_hint(store: Store, holder: str) -> str:
     """What to do about a lock held by run `holder`: wait for a live one; end a dead one
     (its controller's lease expired), which otherwise blocks every later release."""
-    from deployer.core.record import lease_alive
+    from deployer.core.record import controller_dead
 
     try:
         record = store.load(holder)
     except StoreError:
         return f"wait for it, or: deployer status {holder}"
-    if not record.terminal and not record.on_stepfunctions and record.lease and \
-            not lease_alive(record):
+    if controller_dead(record):
         return (f"its controller is dead (lease expired): end it with `deployer abort "
                 f"{holder}` (rolls it back) or `deployer rollback PLAN`")
     return f"wait for it, or: deployer status {holder}"

@@ -18,6 +18,7 @@ from typing import Any
 
 from deployer.importers.draft import Draft
 from deployer.importers.lambda_release import (
+    HOOK_MUST_RETURN,
     checks_of,
     combine,
     plan_name,
@@ -25,7 +26,7 @@ from deployer.importers.lambda_release import (
     strategy_of,
 )
 from deployer.importers.resolve import Resolver, env_name
-from deployer.importers.shapes import as_dict, as_list, is_scalar
+from deployer.importers.shapes import as_dict, as_list, is_false, is_scalar
 from deployer.importers.template import ImportProblem, line_of, read_template
 
 ALIAS = "AWS::Lambda::Alias"
@@ -137,7 +138,7 @@ def _alarms(resolve: Resolver, group: dict[str, Any], line: int) -> list[str]:
         names.append(resolve.alarm_name(value, "checks.alarms", line_of(alarm, line),
                                         f"ALARM_{index + 1}", unnamed="placeholder"))
     enabled = config.get("Enabled")
-    if names and (enabled is False or (is_scalar(enabled) and str(enabled).lower() == "false")):
+    if names and is_false(enabled):
         resolve.draft.warn("checks.alarms", line, "AlarmConfiguration Enabled: false in "
                            "CodeDeploy; the plan watches these alarms")
     if config.get("IgnorePollAlarmFailure") is True:
@@ -155,8 +156,6 @@ def _hooks(resolve: Resolver, update: dict[str, Any], line: int) -> dict[str, An
         path = f"hooks.{stage}"
         name = resolve.function_name(update[key], path, line_of(update, line),
                                      f"{stage.upper()}_HOOK", unnamed="placeholder")
-        resolve.draft.warn(path, line_of(update, line), f"{key} {name} must return "
-                           "{\"hookStatus\": \"Succeeded\"|\"Failed\"} instead of calling "
-                           "PutLifecycleEventHookExecutionStatus")
+        resolve.draft.warn(path, line_of(update, line), f"{key} {name} {HOOK_MUST_RETURN}")
         out[stage] = [{"lambda": name}]
     return out

@@ -17,6 +17,9 @@ PATTERN = re.compile(r"^(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
 # function) goes on, as it would have under CodeDeploy, instead of rolling back.
 NO_ALARMS_CHECKS: dict[str, Any] = {"metrics": {"error_rate": {"max_vs_stable": "2x"}},
                                     "on_inconclusive": "promote"}
+# What a CodeDeploy hook must change to run under deployer (docs/migrating.md).
+HOOK_MUST_RETURN = ("must return {\"hookStatus\": \"Succeeded\"|\"Failed\"} instead of "
+                    "calling PutLifecycleEventHookExecutionStatus")
 NO_ALARMS_NOTE = ("a quiet function (too few requests to judge) "
                   "is released as CodeDeploy would have released it, never rolled back for that")
 

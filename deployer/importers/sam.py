@@ -9,9 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from deployer.importers.draft import Draft
-from deployer.importers.lambda_release import checks_of, combine, plan_name, strategy_of
+from deployer.importers.lambda_release import (
+    HOOK_MUST_RETURN,
+    checks_of,
+    combine,
+    plan_name,
+    strategy_of,
+)
 from deployer.importers.resolve import Resolver, env_name
-from deployer.importers.shapes import as_dict, as_list, is_scalar
+from deployer.importers.shapes import as_dict, as_list, is_false
 from deployer.importers.template import ImportProblem, line_of, read_template
 
 FUNCTION = "AWS::Serverless::Function"
@@ -86,7 +92,7 @@ def _function_plan(path: str, template: dict[str, Any], logical: str, resource: 
     if hooks:
         draft.plan["hooks"] = hooks
     enabled = preference.get("Enabled")
-    if enabled is False or (is_scalar(enabled) and str(enabled).lower() == "false"):
+    if is_false(enabled):
         draft.warn("strategy", line, "DeploymentPreference Enabled: false: SAM skipped "
                    "gradual deployment; the plan releases gradually")
     for key, why in NOT_CARRIED.items():
@@ -103,8 +109,7 @@ def _hooks(resolve: Resolver, hooks: dict[str, Any], line: int) -> dict[str, Any
             path = f"hooks.{stage}"
             name = resolve.function_name(hooks[key], path, line_of(hooks, line),
                                          f"{key.upper()}_HOOK")
-            resolve.draft.warn(path, line_of(hooks, line), f"{key} hook {name} must return "
-                               "{\"hookStatus\": \"Succeeded\"|\"Failed\"} instead of calling "
-                               "PutLifecycleEventHookExecutionStatus")
+            resolve.draft.warn(path, line_of(hooks, line),
+                               f"{key} hook {name} {HOOK_MUST_RETURN}")
             out[stage] = [{"lambda": name}]
     return out

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.importers.draft import Draft
-from deployer.importers.lambda_release import checks_of, combine, plan_name, strategy_of
+from deployer.importers.lambda_release import (
+    HOOK_MUST_RETURN,
+    checks_of,
+    combine,
+    plan_name,
+    strategy_of,
+)
 from deployer.importers.resolve import env_name, literal
 from deployer.importers.shapes import as_dict, as_list, is_scalar
 from deployer.importers.template import ImportProblem, line_of, read_document
@@ -230,9 +236,7 @@ def _function_plan(path: str, names: Variables, service: str, stage: str, key: s
             name = text(hook_key, at, f"{setting}_FUNCTION")
             draft.warn(at, line, f"{setting} {hook_key!r} is not a function of this service: "
                                  "used as the hook's name")
-        draft.warn(at, line, f"{setting} {name} must return {{\"hookStatus\": "
-                             "\"Succeeded\"|\"Failed\"} instead of calling "
-                             "PutLifecycleEventHookExecutionStatus")
+        draft.warn(at, line, f"{setting} {name} {HOOK_MUST_RETURN}")
         hooks[stage_name] = [{"lambda": name}]
     if hooks:
         draft.plan["hooks"] = hooks

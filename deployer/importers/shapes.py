@@ -23,6 +23,11 @@ def is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
+def is_false(value: Any) -> bool:
+    """`false` as YAML, JSON or CloudFormation write it (a bool, or the string)."""
+    return value is False or (is_scalar(value) and str(value).lower() == "false")
+
+
 def dig(value: Any, *path: str) -> Any:
     """`value[path[0]][path[1]]...`, or None where a step is missing or not a mapping."""
     for key in path:

@@ -413,10 +413,6 @@ class ChecksSpec(Spec):
                         "versions minute by minute)", "window")
         return self
 
-    @property
-    def watches_anything(self) -> bool:
-        return bool(self.alarms) or self.metrics is not None
-
     @field_validator("alarms")
     @classmethod
     def _unique(cls, alarms: list[str]) -> list[str]:

@@ -20,7 +20,6 @@ WATCHES_NOTHING = (
 def plan_warnings(plan: ReleasePlan) -> list[str]:
     """Every warning of a valid plan, in a stable order."""
     warnings: list[str] = []
-    own_alarms = any(leg.alarms for leg in plan.legs)
-    if not plan.checks.watches_anything and not own_alarms:
+    if not plan.all_alarms and plan.checks.metrics is None:
         warnings.append(WATCHES_NOTHING)
     return warnings

@@ -39,8 +39,7 @@ class FileStore:
         write (exit 2 naming the folder when they do not)."""
         existed = (self.root / "runs").is_dir() and (self.root / "locks").is_dir()
         try:
-            self._ensure()
-            with self._mutex():
+            with self._mutex():  # creates the folders first
                 probe = self.root / ".write-probe"
                 probe.write_text("ok", encoding="utf-8")
                 probe.unlink()
