@@ -16,6 +16,7 @@ from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import LambdaWorld, client, create_lambda_world
 from tests.e2e import Cli, finish, wait_until
 from tests.test_e2e_operator import expire_lease
+from tests.test_e2e_task_sets import world_and_plan
 
 NAMES = (f"em{i}" for i in itertools.count())
 
@@ -154,36 +155,20 @@ checks: {{alarms: [{name}-5xx]}}
 
 def test_ecs_task_sets_deleted_after_keep_old_for_are_recreated_first(
         endpoint: str, tmp_path: Path, cli: Cli) -> None:
-    name = next(NAMES)
-    world = create_ecs_world(endpoint, name=name, alarms=(f"{name}-5xx",), task_sets=True)
-    plan = tmp_path / "ts.yaml"
-    plan.write_text(f"""\
-version: 1
-name: {name}
-target:
-  ecs:
-    cluster: {world.cluster}
-    service: {world.service_name}
-    target_groups: {{blue: {name}-blue, green: {name}-green}}
-    listener: {world.listener}
-    image: {{container: app, uri: "registry.example/{name}:2"}}
-strategy: {{all_at_once: {{}}}}
-keep_old_for: 1m
-checks: {{alarms: [{name}-5xx]}}
-""")
+    world, plan = world_and_plan(endpoint, tmp_path, strategy="all_at_once: {}")
     (first,) = world.task_sets()
-    code, _, err = finish(cli.rollout(str(plan), "--yes", scale="30"))
+    code, _, err = finish(cli.rollout(plan, "--yes", scale="30"))
     assert code == 0, err
     (released,) = world.task_sets()  # the old one was deleted after keep_old_for
     assert released["colour"] == "green"
-    result = cli.run("rollback", str(plan), timeout=120)
+    result = cli.run("rollback", plan, timeout=120)
     assert result.returncode == 0, result.stderr
     assert world.weights() == {"blue": 100, "green": 0}
     (restored,) = world.task_sets()
     assert (restored["colour"], restored["status"]) == ("blue", "PRIMARY")
     assert restored["task_definition"] == first["task_definition"]
     # ... so that the next release starts from a service with one primary task set
-    code, _, err = finish(cli.rollout(str(plan), "--yes", scale="30"))
+    code, _, err = finish(cli.rollout(plan, "--yes", scale="30"))
     assert code == 0, err
 
 
