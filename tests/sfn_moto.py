@@ -22,6 +22,11 @@ in this test process (which hosts the server):
    evaluator is a stub; jsonata-python (pure Python) is plugged in. It may accept
    JSONata 2.1 syntax that Step Functions (2.0.6) rejects, so every expression the
    compiler writes is also linted for it (tests/test_stepfunctions_compiler.py).
+8. JSONata `$states`: moto binds only the `$states.…` paths it finds in the expression
+   by a regular expression, which reads the text between two division operators
+   (`$a / $b … $c / $d`) as a regex literal and skips the references inside, so a
+   `$states.input` there is left unbound; AWS parses the expression. Regex literals
+   are dropped from that scan (deployer's expressions have none).
 
 Not patched, because the definition does not depend on it: a Parallel or Map branch
 that fails with a `States.*` error (a task's States.Timeout) ends a moto execution
@@ -64,6 +69,10 @@ def _jsonata() -> None:
         return jsonata.Jsonata(expression).evaluate(None)
 
     moto_jsonata._eval_jsonata = evaluate
+    # 8: string literals and references only; no `/regex/` branch.
+    moto_jsonata._PATTERN_VARIABLE_REFERENCE = re.compile(  # type: ignore[attr-defined]
+        r"(?:\"(?:\\.|[^\"\\])*\"|\'(?:\\.|[^\'\\])*\')"
+        r"|(\$\$|\$[A-Za-z0-9_$]+(?:\.[A-Za-z0-9_][A-Za-z0-9_$]*)*|\$)")
 
 
 def _service_names() -> None:

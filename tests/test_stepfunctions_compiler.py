@@ -227,8 +227,8 @@ def test_engine_refuses_what_a_state_machine_cannot_do(tmp_path: Path) -> None:
                         "{error_rate: {max: 2%}}}")
     (tmp_path / "plan.yaml").write_text(text)
     problems = engine_problems(load_plan(str(tmp_path / "plan.yaml")).plan)
-    assert [p.split(":")[0] for p in problems] == [
-        "hooks.before_traffic[0].command", "hooks.before_traffic[1].http", "checks.metrics"]
+    assert [p.split(":")[0] for p in problems] == [  # checks.metrics runs in the machine
+        "hooks.before_traffic[0].command", "hooks.before_traffic[1].http"]
 
 
 def test_a_plan_above_the_history_limit_is_refused_naming_the_poll_that_fits(
@@ -411,17 +411,113 @@ def test_muted_alarms_are_judged_by_the_one_jsonata_state_of_each_poll(
     assert engine_problems(muting_plan(tmp_path, target)) == []
 
 
-def test_every_jsonata_expression_is_what_step_functions_parses() -> None:
-    """Step Functions implements JSONata 2.0.6: no `??`, no `?:` (2.1), no `$eval`."""
-    from deployer.stepfunctions import compiler
+def analysis_plan(tmp_path: Path, target: str = "lambda", policy: str = "extend",
+                  strategy: str = "canary") -> ReleasePlan:
+    plan_of(tmp_path, TARGETS[target], STRATEGIES[strategy])
+    path = tmp_path / "plan.yaml"
+    path.write_text(path.read_text().replace(
+        "checks: {alarms: [shop-5xx], poll_every: 10s}",
+        "checks: {alarms: [shop-5xx], poll_every: 10s, already_firing: ignore, "
+        "metrics: {error_rate: {max: 2%, max_vs_stable: 2x}, latency: {max_vs_stable: 1.5x}},"
+        f" on_inconclusive: {policy}}}"))
+    return load_plan(str(path)).plan
 
-    expressions = [value for name, value in vars(compiler).items()
-                   if isinstance(value, str) and value.startswith("{%")]
-    assert expressions
+
+def lint(expression: str) -> None:
+    """Step Functions implements JSONata 2.0.6: no `??`, no `?:` (2.1), no `$eval`, and
+    it refuses a bare `$` or `$$`."""
+    assert expression.startswith("{%") and expression.rstrip().endswith("%}"), expression
+    code = without_strings(expression.strip()[2:-2])
+    assert "??" not in code and "?:" not in code and "$eval(" not in code, expression
+    assert not re.search(r"\$(?![A-Za-z_])", code), expression
+
+
+@pytest.mark.parametrize("policy", ["extend", "rollback", "approve", "promote"])
+@pytest.mark.parametrize("target", ["lambda", "application"])
+def test_every_jsonata_expression_is_what_step_functions_parses(
+        tmp_path: Path, target: str, policy: str) -> None:
+    definition = compile_plan(analysis_plan(tmp_path, target, policy, "steps"), "runs")
+    expressions = list(jsonata_expressions(definition))
+    assert len(expressions) >= 8  # muting and measuring, in the bake and the gate's watch
     for expression in expressions:
-        assert expression.rstrip().endswith("%}")
-        code = without_strings(expression)
-        assert "??" not in code and "?:" not in code and "$eval(" not in code, expression
+        lint(expression)
+    import jsonata  # and jsonata-python parses each one
+    for expression in expressions:
+        jsonata.Jsonata(expression.strip()[2:-2])
+
+
+@pytest.mark.parametrize("target", ["lambda", "application", "ecs-test-route"])
+def test_analysis_reads_every_version_once_per_poll_and_notes_it_in_the_record(
+        tmp_path: Path, target: str) -> None:
+    plan = analysis_plan(tmp_path, target, strategy="steps")
+    definition = compile_plan(plan, "runs")
+    states = dict(every_state(definition))
+    for prefix in ("Bake", "Watch"):
+        measure = states[f"{prefix}Measure"]
+        assert measure["Resource"] == "arn:aws:states:::aws-sdk:cloudwatch:getMetricData"
+        assert measure["QueryLanguage"] == "JSONata" and "ResultPath" not in measure
+        assert measure["Retry"][0]["ErrorEquals"][0].startswith("CloudWatch.")
+        assert measure["Catch"][0]["Next"] == f"{prefix}Unreadable"
+        note = states[measure["Next"]]
+        assert "sf_analysis = :doc" in note["Parameters"]["UpdateExpression"]
+        assert note["Next"] == f"{prefix}Judge"
+        # read with the requests: the last verdicts (an event only when they change)
+        assert "sf_verdicts" in states[f"{prefix}Requests"]["Parameters"][
+            "ProjectionExpression"]
+        rules = json.dumps(states[f"{prefix}Judge"]["Choices"])
+        assert '"$.an.fail"' in rules
+    assert engine_problems(plan) == []
+    from deployer.cli.iam_policy import machine_role_policy
+
+    actions = {a for s in machine_role_policy(plan, "runs")["Statement"] for a in s["Action"]}
+    assert "cloudwatch:GetMetricData" in actions
+
+
+def test_each_on_inconclusive_policy_has_its_end_of_bake(tmp_path: Path) -> None:
+    ends = {}
+    for policy in ("extend", "rollback", "approve", "promote"):
+        states = dict(every_state(compile_plan(analysis_plan(tmp_path, policy=policy),
+                                               "runs")))
+        ends[policy] = states["BakeEnd"]["Default"]
+        if policy == "approve":
+            assert states["AnalysisGate"]["Next"] == "GatePrep"
+    assert ends == {"extend": "BakeExtend", "rollback": "BakeUnsure",
+                    "approve": "AnalysisGate", "promote": "BakeGoOn"}
+    table = build_table(analysis_plan(tmp_path, policy="approve"))
+    bakes = [e for e in table if e.kind == "bake"]
+    assert [(e.stage, e.judged, e.gate) for e in bakes] == [
+        ("", True, "analysis:step"), ("final_bake", True, "analysis:final_bake"),
+        ("keep_old", False, "")]
+    assert bakes[0].document()["label"] == "bake 5m"
+    extended = next(e for e in build_table(analysis_plan(tmp_path)) if e.kind == "bake"
+                    ).document()
+    assert (extended["extend_to"], extended["more"]) == ("15m", 2 * extended["polls"])
+
+
+def test_analysis_beyond_one_getmetricdata_answer_is_refused(tmp_path: Path) -> None:
+    targets = "\n".join(f"  f{i}: {{lambda: {{function: f{i}, alias: live, version: '2'}}}}"
+                         for i in range(84))
+    path = tmp_path / "many.yaml"
+    path.write_text(f"""version: 1
+name: many
+targets:
+{targets}
+strategy: {{canary: {{weight: 10, bake: 5m}}}}
+checks: {{metrics: {{error_rate: {{max: 2%}}, latency: {{max: 1s}}}}}}
+""")
+    problems = engine_problems(load_plan(str(path)).plan)
+    assert len(problems) == 1 and problems[0].startswith("checks.metrics:")
+    assert "504" in problems[0] and "at most 500" in problems[0]
+    path.write_text("""version: 1
+name: one
+target: {lambda: {function: f0, alias: live, version: '2'}}
+strategy: {canary: {weight: 10, bake: 5m}}
+checks: {metrics: {error_rate: {max: 2%}, latency: {max: 1s}}, window: 300h}
+""")
+    problems = engine_problems(load_plan(str(path)).plan)
+    assert len(problems) == 1 and problems[0].startswith("checks.window:")
+    assert "6 series x 18000 minutes" in problems[0]
+    assert problems[0].endswith("make the window 11d16h or shorter")
 
 
 def evaluate_seen(poll: dict[str, list[str]], muted: list[str],

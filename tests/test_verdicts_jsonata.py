@@ -14,7 +14,7 @@ from typing import Any
 import jsonata
 import pytest
 
-from deployer.checks.verdict import Sample, judge_error_rate, judge_latency
+from deployer.checks.verdict import Judgement, Sample, judge_error_rate, judge_latency
 from deployer.plan.model import ChecksSpec
 from deployer.stepfunctions.verdicts import EXACT_LIMIT, t_quantile, t_table, verdict_expression
 
@@ -82,7 +82,15 @@ def local_verdicts(checks: ChecksSpec, new: dict[str, Any], stable: dict[str, An
                          max_ms=None if latency.max is None else latency.max * 1000,
                          max_ratio=latency.max_vs_stable, min_requests=checks.min_requests,
                          at_full=at_full)
-    return {"error_rate": rate.verdict.value, "latency": slow.verdict.value}
+    return {"error_rate": verdict_and_why(rate), "latency": verdict_and_why(slow)}
+
+
+def verdict_and_why(judged: Judgement) -> str:
+    """The verdict and its text; the local engine's p-value is the machine's "significant
+    at 95%" (the machine compares with a critical value and computes no p)."""
+    why = re.sub(r"\(p=[^)]*\)", "(significant at 95%)", judged.why) \
+        if judged.verdict.value == "fail" else judged.why
+    return f"{judged.verdict.value}: {why}"
 
 
 def machine_verdicts(expression: str, subjects: dict[str, Any], at_full: bool
@@ -109,10 +117,11 @@ def test_both_engines_give_the_same_verdicts(checks: ChecksSpec, count: int) -> 
         machine = machine_verdicts(expression, subjects, at_full)
         for name, (new, stable) in zip(subjects, batch, strict=True):
             local = local_verdicts(checks, new, stable, at_full)
-            assert machine[name] == local, (name, new["requests"], new["errors"],
+            said = {metric: f"{e['verdict']}: {e['why']}" for metric, e in machine[name].items()}
+            assert said == local, (name, new["requests"], new["errors"],
                                             stable["requests"], stable["errors"], at_full)
             for metric, verdict in local.items():
-                seen[metric].add(verdict)
+                seen[metric].add(verdict.split(":")[0])
     # the cases reach every verdict of both metrics
     assert seen == {"error_rate": {"pass", "fail", "inconclusive"},
                     "latency": {"pass", "fail", "inconclusive"}}
@@ -125,8 +134,8 @@ def test_sparse_errors_are_no_verdict_on_either_engine() -> None:
     stable = {"requests": 5000, "errors": 0, "minutes": [{"v": 200, "n": 5000}]}
     machine = machine_verdicts(verdict_expression(RELATIVE_ONLY), {"x": {
         "new": new, "stable": stable}}, False)
-    assert machine["x"]["error_rate"] == local_verdicts(RELATIVE_ONLY, new, stable,
-                                                        False)["error_rate"] == "pass"
+    assert machine["x"]["error_rate"]["verdict"] == "pass"
+    assert local_verdicts(RELATIVE_ONLY, new, stable, False)["error_rate"].startswith("pass")
 
 
 def test_the_t_table_is_within_1e_5_of_the_quantile_between_its_points() -> None:

@@ -57,6 +57,13 @@ def _statement(sid: str, actions: list[str], resources: list[str],
     return statement
 
 
+def _metric_statements(plan: ReleasePlan) -> list[dict[str, Any]]:
+    if plan.checks.metrics is None:
+        return []
+    # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
+    return [_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"], ["*"])]
+
+
 def policy_for(plan: ReleasePlan, store_url: str | None = None,
                region: str | None = None) -> dict[str, Any]:
     scope = _Scope(plan, region)
@@ -72,10 +79,7 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
             [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
-    if plan.checks.metrics is not None:
-        # GetMetricData has no resource-level permissions: "*" is the only form AWS takes.
-        statements.append(_statement("ReadVersionMetrics", ["cloudwatch:GetMetricData"],
-                                     ["*"]))
+    statements += _metric_statements(plan)
     statements += _hooks_and_notify(plan, scope)
     if store_url and store_url.startswith("dynamodb://"):
         table = store_url.removeprefix("dynamodb://").strip("/")
@@ -227,6 +231,7 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
             [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
+    statements += _metric_statements(plan)
     statements += _hooks_and_notify(plan, scope)
     statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                  [scope.arn("dynamodb", f"table/{table}")]))

@@ -201,6 +201,7 @@ class RunRecord:
             "stage": self.stage,
             "alarms": self.alarms,
             "analysis": self.analysis,
+            **({"inconclusive": self.inconclusive} if self.inconclusive else {}),
             "hooks": self.hooks,
             "requests": self.requests,
             "lease": self.lease,

@@ -13,12 +13,11 @@ from deployer.core.record import Outcome, Phase, RunRecord
 from deployer.engine.journal import RunJournal
 from deployer.errors import CheckFailed, Drift
 from deployer.plan.durations import format_duration
-from deployer.plan.model import OnInconclusive
+from deployer.plan.model import EXTEND_FACTOR, OnInconclusive
 from strategies.steps import FULL, OnTimeout
 
 DRIFT_READ_EVERY = 6      # polls between traffic read-backs during a wait (and at its end)
 WEIGHT_TOLERANCE = 0.01   # percent
-EXTEND_FACTOR = 3         # on_inconclusive: extend bakes at most to 3x their length
 ANALYSIS_GATE = "analysis"  # record.stage prefix of an approval asked for by analysis
 
 

@@ -344,6 +344,9 @@ class AlreadyFiring(StrEnum):
     IGNORE = "ignore"
 
 
+EXTEND_FACTOR = 3  # on_inconclusive: extend: a bake runs at most 3x its length
+
+
 class OnInconclusive(StrEnum):
     EXTEND = "extend"
     ROLLBACK = "rollback"

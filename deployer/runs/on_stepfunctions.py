@@ -31,6 +31,7 @@ from deployer.plan.model import ReleasePlan
 from deployer.runs.factory import build_check, build_leg, target_key, target_keys
 from deployer.runs.operator import machine_aws
 from deployer.runs.rollout import aws_context, new_record
+from deployer.stepfunctions.analysis import analysis_input
 from deployer.stepfunctions.compiler import compile_plan
 from deployer.stepfunctions.inputs import (
     execution_input,
@@ -167,8 +168,15 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
         if target.already_done():  # rides along: every route is "all on the new version"
             legs[name]["routes"] = [legs[name]["routes"][-1]] * len(legs[name]["routes"])
     contexts = [_contexts(plan, record, targets, wave) for wave in plan.wave_names]
+    analysis = None
+    if plan.checks.metrics is not None:  # every target this run releases, in wave order
+        waves = {name: index for index, wave in enumerate(plan.wave_names) for name in wave}
+        analysis = analysis_input(
+            [(name, waves[name], targets[name].metric_series())
+             for wave in plan.wave_names for name in wave
+             if not targets[name].already_done()], single=plan.target is not None)
     return execution_input(plan, record.run_id, legs, contexts, build_table(plan), started,
-                           time_scale, record.muted_alarms)
+                           time_scale, record.muted_alarms, analysis)
 
 
 def _contexts(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarget],

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.plan.model import AlreadyFiring, HookSpec, InsufficientData, ReleasePlan
+from deployer.plan.model import (
+    AlreadyFiring,
+    HookSpec,
+    InsufficientData,
+    OnInconclusive,
+    ReleasePlan,
+)
+from deployer.stepfunctions.analysis import measure_states
 from deployer.stepfunctions.asl import (
     ABORTED,
     APPEND_EVENT,
@@ -58,6 +65,7 @@ class _Compiler:
         self.muting = bool(self.alarms) and \
             plan.checks.already_firing is AlreadyFiring.IGNORE
         self.kinds = leg_kinds(plan.legs)
+        self.analysis = plan.checks.metrics is not None
         self.states: dict[str, State] = {}
 
     # ------------------------------------------------------------ the document
@@ -161,7 +169,7 @@ class _Compiler:
             "Type": "Pass", "ResultPath": "$.cur", "Next": "WaveCheck", "Parameters": {
                 "legs.$": "States.ArrayGetItem($.waves, $.step.e.wave)",
                 "context.$": "States.ArrayGetItem($.contexts, $.step.e.wave)",
-                "route": 0}}
+                "route": 0, "weight": 0}}
         # Before the wave's first write: each target must still be all on its stable side.
         self.states["WaveCheck"] = self._legs_map("$.cur.legs", "check", "0", "WaveReady",
                                                   "Check")
@@ -216,8 +224,12 @@ class _Compiler:
             ":event": {"L": [event("SHIFTING", "States.Format('shifted to {}% (read back)', "
                                                "$.to.weight)", "$.to.weight")]},
         }, "Remember")
-        self.states["Remember"] = {"Type": "Pass", "InputPath": "$.to.route",
-                                   "ResultPath": "$.cur.route", "Next": "AfterShift"}
+        # The wave's route and weight now (analysis judges only `max` bounds at 100%).
+        self.states["Remember"] = {"Type": "Pass", "ResultPath": "$.cur", "Next": "AfterShift",
+                                   "Parameters": {"legs.$": "$.cur.legs",
+                                                  "context.$": "$.cur.context",
+                                                  "route.$": "$.to.route",
+                                                  "weight.$": "$.to.weight"}}
         self.states["AfterShift"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.to.jump", "BooleanEquals": True, "Next": "PromoteJump"},
         ], "Default": "Advance"}
@@ -232,7 +244,8 @@ class _Compiler:
 
     def _bake(self) -> None:
         self.states["BakeStart"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
-                                    "Parameters": {"left.$": "$.step.e.polls"}}
+                                    "Parameters": {"left.$": "$.step.e.polls",
+                                                   "extended": False}}
         self.states["BakeWait"] = {"Type": "Wait", "SecondsPath": "$.run.poll",
                                    "Next": "BakePoll"}
         self.states.update(self._poll_states("Bake", caught=True))
@@ -240,11 +253,16 @@ class _Compiler:
             *self._check_rules("Bake"),
             {"And": [{"Variable": f"$.req.Item.sf_promote.M.{key}.S", "IsPresent": True}
                      for key in ("id", "action", "by")], "Next": "Promote"},
-            {"Variable": "$.bake.left", "NumericLessThanEquals": 1, "Next": "Advance"},
+            *self._extension_over(),
+            {"Variable": "$.bake.left", "NumericLessThanEquals": 1,
+             "Next": "BakeEnd" if self.analysis else "Advance"},
         ]
         self.states["BakeJudge"] = {"Type": "Choice", "Choices": rules, "Default": "BakeTick"}
         self.states["BakeTick"] = {"Type": "Pass", "ResultPath": "$.bake", "Next": "BakeWait",
-                                   "Parameters": {"left.$": "States.MathAdd($.bake.left, -1)"}}
+                                   "Parameters": {"left.$": "States.MathAdd($.bake.left, -1)",
+                                                  "extended.$": "$.bake.extended"}}
+        if self.analysis:
+            self._bake_end()
         self._fail_states(self._failures("Bake"))
         self._record("Promote", "SET sf_taken = list_append(if_not_exists(sf_taken, :none), "
                      f":taken), {APPEND_EVENT} REMOVE sf_promote", {
@@ -256,6 +274,60 @@ class _Compiler:
         self.states["PromoteHow"] = {"Type": "Choice", "Choices": [
             {"Variable": "$.req.Item.sf_promote.M.action.S", "StringEquals": "promote_full",
              "Next": "PromoteFull"}], "Default": "Advance"}
+
+    def _extension_over(self) -> list[dict[str, Any]]:
+        """on_inconclusive: extend: an extended bake ends once analysis is conclusive."""
+        if not self.analysis or self.plan.checks.on_inconclusive is not OnInconclusive.EXTEND:
+            return []
+        return [{"And": [{"Variable": "$.bake.extended", "BooleanEquals": True},
+                         {"Variable": "$.an.unsure", "IsNull": True}], "Next": "Advance"}]
+
+    def _bake_end(self) -> None:
+        """The end of a strategy or final bake under analysis: still inconclusive, the
+        plan's on_inconclusive decides (SPEC §7), with the local engine's words."""
+        policy = self.plan.checks.on_inconclusive
+        rules: list[dict[str, Any]] = [
+            {"Or": [{"Variable": "$.an.unsure", "IsNull": True},
+                    {"Not": {"Variable": "$.step.e.judged", "IsPresent": True}}],
+             "Next": "Advance"}]
+        label, why = "$.step.e.label", "$.an.unsure"
+        if policy is OnInconclusive.PROMOTE:
+            default = "BakeGoOn"
+            self._record("BakeGoOn", f"SET {APPEND_EVENT}", {**NO_EVENTS, ":event": {"L": [
+                event({"S.$": "$.step.e.phase"}, "States.Format('analysis inconclusive at the "
+                      f"end of the {{}}: going on (on_inconclusive: promote): {{}}', {label}, "
+                      f"{why})")]}}, "Advance")
+        elif policy is OnInconclusive.ROLLBACK:
+            default = "BakeUnsure"
+            self._fail_states([("BakeUnsure", CHECK_FAILED, "States.Format('analysis: "
+                                "inconclusive at the end of the {}: {}', "
+                                f"{label}, {why})")])
+        elif policy is OnInconclusive.EXTEND:
+            rules.append({"Variable": "$.bake.extended", "BooleanEquals": True,
+                          "Next": "BakeUnsureExtended"})
+            default = "BakeExtend"
+            self._fail_states([("BakeUnsureExtended", CHECK_FAILED, "States.Format('analysis: "
+                                "inconclusive at the end of the {} after {}: {}', "
+                                f"{label}, $.step.e.extend_to, {why})")])
+            self._record("BakeExtend", f"SET {APPEND_EVENT}", {**NO_EVENTS, ":event": {"L": [
+                event({"S.$": "$.step.e.phase"}, "States.Format('{} extended: analysis "
+                      f"inconclusive ({{}}); baking up to {{}}', {label}, {why}, "
+                      "$.step.e.extend_to)")]}}, "BakeExtended")
+            self.states["BakeExtended"] = {"Type": "Pass", "ResultPath": "$.bake",
+                                           "Next": "BakeWait", "Parameters": {
+                                               "left.$": "$.step.e.more", "extended": True}}
+        else:  # approve: the approval gate, with an approval step's default timeout
+            default = "AnalysisGate"
+            self._record("AnalysisGate", f"SET sf_phase = :phase, sf_stage = :stage, "
+                         f"{APPEND_EVENT}", {
+                             ":phase": {"S": "AWAITING_APPROVAL"},
+                             ":stage": {"S.$": "$.step.e.gate"}, **NO_EVENTS,
+                             ":event": {"L": [event("AWAITING_APPROVAL", (
+                                 "States.Format('waiting for approval: analysis inconclusive "
+                                 "at the end of the {} ({}); deployer approve {} to go on, "
+                                 f"deployer abort {{}} to roll back', {label}, {why}, "
+                                 "$.run.id, $.run.id)"))]}}, "GatePrep")
+        self.states["BakeEnd"] = {"Type": "Choice", "Choices": rules, "Default": default}
 
     def _poll_states(self, prefix: str, *, caught: bool) -> dict[str, State]:
         """One poll: every alarm in one DescribeAlarms call, then the run's requests.
@@ -275,9 +347,16 @@ class _Compiler:
             poll = {"Type": "Pass", "ResultPath": "$.poll", "Next": f"{prefix}Seen",
                     "Result": {"names": [], "states": [], "composites": [],
                                "compositeStates": []}}
+        judge = f"{prefix}Judge"
+        measured: dict[str, State] = {}
+        if self.analysis:  # read and judge the versions, note it in the record, then judge
+            measure = f"{prefix}Measure"
+            measured = {**measure_states(self.plan.checks, prefix, f"{prefix}Note", on_error),
+                        f"{prefix}Note": self._analysis_note(judge, on_error)}
+            judge = measure
         if self.muting:
-            return self._muting_poll_states(prefix, poll, on_error)
-        requests = self._requests(f"{prefix}Judge", on_error)
+            return {**self._muting_poll_states(prefix, poll, on_error, judge), **measured}
+        requests = self._requests(judge, on_error)
         seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
                        "Parameters": {
                            "alarm.$": "States.ArrayContains($.poll.states, 'ALARM')",
@@ -286,10 +365,22 @@ class _Compiler:
                            "count.$": "States.MathAdd(States.ArrayLength($.poll.states), "
                                       "States.ArrayLength($.poll.compositeStates))",
                            "now.$": "$$.State.EnteredTime"}}
-        return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests}
+        return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests,
+                **measured}
 
-    def _muting_poll_states(self, prefix: str, poll: State, on_error: str | None
-                            ) -> dict[str, State]:
+    def _analysis_note(self, next_state: str, on_error: str | None) -> State:
+        """The poll's verdicts and numbers into the record (`analysis`, `inconclusive`),
+        and an event when a verdict changed (`an.events` is then one event, else none)."""
+        return update_record(self.table, "SET sf_analysis = :doc, sf_inconclusive = :unsure, "
+                             f"sf_verdicts = :flat, {APPEND_EVENT}", {
+                                 ":doc": {"S.$": "$.an.doc"},
+                                 ":unsure": {"S.$": "$.an.unsureText"},
+                                 ":flat": {"S.$": "$.an.flat"}, **NO_EVENTS,
+                                 ":event": {"L.$": "$.an.events"}},
+                             next_state=next_state, on_error=on_error)
+
+    def _muting_poll_states(self, prefix: str, poll: State, on_error: str | None,
+                            judge: str) -> dict[str, State]:
         """`already_firing: ignore`: alarms in ALARM at the start are muted until they
         have been seen OK once (SPEC §11b). The muted list lives in the run record
         (`sf_muted`, first the execution input's `run.muted`), so it survives the
@@ -301,16 +392,17 @@ class _Compiler:
                        "Next": f"{prefix}Muting"}
         muting: State = {"Type": "Choice", "Choices": [
             {"Variable": "$.mute.changed", "BooleanEquals": True, "Next": f"{prefix}Unmute"}],
-            "Default": f"{prefix}Judge"}
+            "Default": judge}
         unmute = update_record(self.table, "SET sf_muted = :muted",
                                {":muted": {"L.$": "$.mute.items"}},
-                               next_state=f"{prefix}Judge", on_error=on_error)
+                               next_state=judge, on_error=on_error)
         return {f"{prefix}Poll": poll, f"{prefix}Requests": requests, f"{prefix}Seen": seen,
                 f"{prefix}Muting": muting, f"{prefix}Unmute": unmute}
 
     def _requests(self, next_state: str, on_error: str | None) -> State:
         """Read the operator requests the record holds for the machine."""
-        projection = "pk, sf_abort, sf_promote" + (", sf_muted" if self.muting else "")
+        projection = "pk, sf_abort, sf_promote" + (", sf_muted" if self.muting else "") \
+            + (", sf_verdicts" if self.analysis else "")
         requests: State = {
             "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
             "Parameters": {"TableName": self.table,
@@ -338,6 +430,9 @@ class _Compiler:
         if self.plan.checks.insufficient_data is InsufficientData.FAIL:
             rules.append({"Variable": "$.seen.nodata", "BooleanEquals": True,
                           "Next": f"{prefix}NoData"})
+        if self.analysis:
+            rules.append({"Variable": "$.an.fail", "IsString": True,
+                          "Next": f"{prefix}Analysis"})
         rules += [
             *self._abort_rules(prefix),
             {"And": [{"Variable": "$.step.e.deadline", "BooleanEquals": True},
@@ -383,6 +478,7 @@ class _Compiler:
             (f"{prefix}Alarm", CHECK_FAILED, alarms),
             (f"{prefix}Missing", CHECK_FAILED, missing),
             (f"{prefix}NoData", CHECK_FAILED, nodata),
+            (f"{prefix}Analysis", CHECK_FAILED, "$.an.fail"),
             *self._abort_failures(prefix),
             (f"{prefix}Gone", CHECK_FAILED, "'the run record is gone from its table'"),
             (f"{prefix}Deadline", DEADLINE, "'the plan''s deadline passed'"),
@@ -391,7 +487,7 @@ class _Compiler:
     # ------------------------------------------------------------ approvals
 
     def _gate(self) -> None:
-        if not any(e.kind == "approve" for e in self.entries):
+        if not any(e.kind == "approve" or e.gate for e in self.entries):
             return
         self.states["GatePrep"] = {"Type": "Pass", "ResultPath": "$.gate",
                                    "Next": self._notice("NoticeApproval", "approval_requested",

@@ -129,7 +129,8 @@ def test_route_actions(described: dict[str, Any], aws: Any) -> list[dict[str, An
 def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, Any]],
                     contexts: list[dict[str, dict[str, str]]], entries: list[Entry],
                     started: datetime, time_scale: float,
-                    muted: list[str] | None = None) -> dict[str, Any]:
+                    muted: list[str] | None = None,
+                    analysis: dict[str, Any] | None = None) -> dict[str, Any]:
     def scaled(seconds: float) -> int:
         return max(1, math.ceil(seconds / time_scale))
 
@@ -139,13 +140,14 @@ def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, An
     return {
         "run": {"id": run_id, "poll": scaled(plan.checks.poll_every), "deadline": deadline,
                 "hook_delay": scaled(HOOK_RETRY_DELAY),
-                "timeouts": [scaled(e.timeout) if e.kind == "approve" else 0
-                             for e in entries],
+                # an approval's, or an analysis gate's (on_inconclusive: approve)
+                "timeouts": [scaled(e.timeout) if e.timeout else 0 for e in entries],
                 # already_firing: ignore: the alarms in ALARM at preflight (SPEC §11b)
                 "muted": sorted(muted or [])},
         "pos": {"at": 0},
         "waves": waves,
         "all": [leg for wave in waves for leg in wave],
         "contexts": contexts,
-        "cur": {"legs": [], "context": {}},
+        "cur": {"legs": [], "context": {}, "route": 0, "weight": 0},
+        **({"analysis": analysis} if analysis is not None else {}),
     }

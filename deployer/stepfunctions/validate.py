@@ -1,10 +1,16 @@
-"""What a plan may not ask of the Step Functions engine (SPEC §11): each is a
-validation error (exit 2) naming the field, found before anything is touched."""
+"""What a plan may not ask of the Step Functions engine (SPEC §11, §11b): each is a
+validation error (exit 2) naming the field, found before anything is touched. Left:
+command and http hooks, and what one call per poll cannot read (more than 100 alarms;
+more series or datapoints than one GetMetricData answer holds)."""
 
 from __future__ import annotations
 
+import math
+
 from deployer.errors import PlanError
+from deployer.plan.durations import format_duration
 from deployer.plan.model import ReleasePlan
+from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, PERIOD, queries_per_poll
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
     smallest_poll_that_fits,
@@ -24,15 +30,31 @@ def engine_problems(plan: ReleasePlan) -> list[str]:
                                 f"hooks only (a state machine has no shell, and no http "
                                 f"task here); make it a Lambda function, or use --engine local")
     if plan.checks.metrics is not None:
-        problems.append(f"checks.metrics: {engine} cannot judge per-version metrics (it has "
-                        f"no statistics); put them behind CloudWatch alarms, or use "
-                        f"--engine local")
+        problems += _analysis_problems(plan, engine)
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
     if not problems:
         problems += _history_problems(plan)
     return problems
+
+
+def _analysis_problems(plan: ReleasePlan, engine: str) -> list[str]:
+    """One GetMetricData call per poll: at most 500 queries, and an answer in one page."""
+    queries = queries_per_poll(plan.checks, len(plan.legs))
+    if queries > MAX_QUERIES:
+        return [f"checks.metrics: {engine} reads every version in one GetMetricData call "
+                f"per poll, at most {MAX_QUERIES} series; this plan needs {queries} "
+                f"({len(plan.legs)} targets x 2 versions x {queries // 2 // len(plan.legs)} "
+                f"metrics): judge fewer metrics, split the application, or use --engine local"]
+    minutes = math.ceil(plan.checks.window / PERIOD)
+    if queries * minutes > MAX_DATAPOINTS:
+        longest = MAX_DATAPOINTS // queries
+        return [f"checks.window: {engine} reads the window in one GetMetricData page, at "
+                f"most {MAX_DATAPOINTS:,} datapoints; {queries} series x {minutes} minutes is "
+                f"{queries * minutes:,}: make the window {format_duration(longest * PERIOD)} or "
+                f"shorter"]
+    return []
 
 
 def _history_problems(plan: ReleasePlan) -> list[str]:

@@ -12,10 +12,12 @@ Step Functions' JSONata (2.0.6) has `$sqrt` and `$power` but no log, exp or erf,
   (fractional) degrees of freedom, read from a table of 1/df computed when compiling
   (step 0.001, linear between points: within 1e-5 of the exact quantile).
 
-The expression reads `$states.input.judge`: `{"subjects": {NAME: {"new": SIDE,
-"stable": SIDE}}, "atFull": bool}`, where SIDE is `{"requests", "errors", "minutes":
-[{"v": average ms, "n": requests}]}`, and gives `{NAME: {METRIC: "pass" | "fail" |
-"inconclusive"}}`.
+`verdict_functions` defines `$judge($new, $stable, $atFull)` for the machine's poll
+(stepfunctions/analysis.py), where SIDE is `{"requests", "errors", "minutes": [{"v":
+average ms, "n": requests}]}`; it gives `{METRIC: {"verdict": "pass" | "fail" |
+"inconclusive", "why": TEXT, "bound"?: TEXT}}`. `verdict_expression` wraps it for the
+parity test: it reads `$states.input.judge`, `{"subjects": {NAME: {"new": SIDE,
+"stable": SIDE}}, "atFull": bool}`.
 """
 
 from __future__ import annotations
@@ -54,39 +56,97 @@ def t_table() -> tuple[float, ...]:
 
 
 def verdict_expression(checks: ChecksSpec) -> str:
-    """The JSONata expression judging every subject by the plan's bounds."""
+    """The JSONata expression judging every subject of `$states.input.judge` (the
+    parity test's entry point; the machine uses `verdict_functions` inside its poll)."""
+    return ("{% (" + verdict_functions(checks) + """
+  $input := $states.input.judge;
+  $atFull := $input.atFull = true;
+  $merge($each($input.subjects, function($s, $name) {
+    {$name: $judge($s.new, $s.stable, $atFull)} }))
+) %}""")
+
+
+def verdict_functions(checks: ChecksSpec) -> str:
+    """JSONata definitions ending with `$judge($new, $stable, $atFull)`, which gives
+    `{METRIC: {"verdict", "why", "bound"?}}` by the plan's bounds (constants here). The
+    texts are the local engine's, except that a relative fail says "significant at 95%"
+    where the local one gives its p-value (the machine compares with a critical value
+    and never computes p)."""
     metrics = checks.metrics
     assert metrics is not None
-    parts = []
+    judged = []
+    code = STATISTICS
     if metrics.error_rate is not None:
-        bound = metrics.error_rate
-        parts.append(f'"error_rate": $errorRate($s.new, $s.stable, {_number(bound.max)}, '
-                     f'{_number(bound.max_vs_stable)})')
+        judged.append('"error_rate": $errorRate($new, $stable, $atFull)')
+        code += _error_rate(metrics.error_rate.max, metrics.error_rate.max_vs_stable)
     if metrics.latency is not None:
+        judged.append('"latency": $latency($new, $stable, $atFull)')
         latency = metrics.latency
-        ms = None if latency.max is None else latency.max * 1000
-        parts.append(f'"latency": $latency($s.new, $s.stable, {_number(ms)}, '
-                     f'{_number(latency.max_vs_stable)})')
-    body = FUNCTIONS.replace("MIN_REQUESTS", str(checks.min_requests)) \
+        code += _latency(None if latency.max is None else latency.max * 1000,
+                         latency.max_vs_stable)
+    code = code.replace("MIN_REQUESTS", str(checks.min_requests)) \
         .replace("Z_95", repr(Z_95)).replace("EXACT_LIMIT", str(EXACT_LIMIT)) \
         .replace("HUGE", repr(HUGE)).replace("T_STEP", repr(T_STEP)) \
         .replace("T_TABLE", json.dumps(list(t_table()), separators=(",", ":")))
-    judged = "{" + ", ".join(parts) + "}"
-    return ("{% (" + body + f"""
-  $judge := $states.input.judge;
-  $merge($each($judge.subjects, function($s, $name) {{ {{$name: {judged}}} }}))
-) %}}""")
+    return code + "\n  $judge := function($new, $stable, $atFull) { {" + ", ".join(judged) \
+        + "} };"
 
 
-def _number(value: float | None) -> str:
-    return "null" if value is None else repr(float(value))
+def _fail(why: str, bound: str) -> str:
+    return json.dumps({"verdict": "fail", "why": why, "bound": bound})
 
 
-# JSONata 2.0.6 (no `??`, no `?:`, no $eval). `$atFull` is read from the input.
-FUNCTIONS = """
-  $atFull := $states.input.judge.atFull = true;
+def _error_rate(max_rate: float | None, ratio: float | None) -> str:
+    """`$errorRate` as checks/verdict.py's judge_error_rate, branch for branch."""
+    lines = ['$new.requests < MIN_REQUESTS ? $few("new", $new.requests) :']
+    if max_rate is not None:
+        lines.append(f"100 * $new.errors / $new.requests > {max_rate!r} ? "
+                     f"{_fail(f'above max {max_rate:g}%', f'max {max_rate:g}%')} :")
+    if ratio is not None:
+        lines += ["$atFull ? $pass :",
+                  '$stable.requests < MIN_REQUESTS ? $few("stable", $stable.requests) :',
+                  f"($scoreRejects($new.errors, $new.requests, $stable.errors, "
+                  f"$stable.requests, {ratio!r}) and $exactRejects($new.errors, "
+                  f"$new.requests, $stable.errors, $stable.requests, {ratio!r})) ? "
+                  + _fail(f"more than {ratio:g}x stable's (significant at 95%)",
+                          f"max_vs_stable {ratio:g}x") + " :"]
+    lines.append("$pass")
+    return ("\n  $errorRate := function($new, $stable, $atFull) {(\n    "
+            + "\n    ".join(lines) + "\n  )};")
+
+
+def _latency(max_ms: float | None, ratio: float | None) -> str:
+    """`$latency` as checks/verdict.py's judge_latency, branch for branch."""
+    lines = ["$newMean := $weighted($new);", "$stableMean := $weighted($stable);",
+             '($new.requests < MIN_REQUESTS or $newMean = null) ? '
+             '$few("new", $new.requests) :']
+    if max_ms is not None:
+        lines.append(f"$newMean > {max_ms!r} ? "
+                     f"{_fail(f'above max {max_ms:g}ms', f'max {max_ms:g}ms')} :")
+    if ratio is not None:
+        lines += ["$atFull ? $pass :",
+                  '($stable.requests < MIN_REQUESTS or $stableMean = null) ? '
+                  '$few("stable", $stable.requests) :',
+                  "($count($values($new)) < 2 or $count($values($stable)) < 2) ? "
+                  + json.dumps({"verdict": "inconclusive", "why": "fewer than 2 minutes "
+                                "with latency data on each side"}) + " :",
+                  f"($welchRejects($values($new), $values($stable), {ratio!r}) and "
+                  f"$newMean > {ratio!r} * $stableMean) ? "
+                  + _fail(f"more than {ratio:g}x stable's (significant at 95%)",
+                          f"max_vs_stable {ratio:g}x") + " :"]
+    lines.append("$pass")
+    return ("\n  $latency := function($new, $stable, $atFull) {(\n    "
+            + "\n    ".join(lines) + "\n  )};")
+
+
+# JSONata 2.0.6 (no `??`, no `?:`, no $eval; Step Functions refuses a bare `$` or `$$`):
+# the tests and helpers both metrics use.
+STATISTICS = """
+  $pass := {"verdict": "pass", "why": "within bounds"};
+  $few := function($which, $requests) { {"verdict": "inconclusive",
+    "why": "the " & $which & " version has " & $string($requests)
+           & " requests in the window, fewer than min_requests MIN_REQUESTS"} };
   $scoreRejects := function($xn, $nn, $xs, $ns, $r) {(
-    $diff := $xn / $nn - $r * $xs / $ns;
     $a := ($nn + $ns) * $r;
     $b := -($nn * $r + $xn + $ns + $xs * $r);
     $c := $xn + $xs;
@@ -94,6 +154,7 @@ FUNCTIONS = """
     $restricted := (-$b - $sqrt($disc < 0 ? 0 : $disc)) / (2 * $a);
     $rn := $r * $restricted > 1 ? 1 : $r * $restricted;
     $var := $rn * (1 - $rn) / $nn + $r * $r * $restricted * (1 - $restricted) / $ns;
+    $diff := $xn / $nn - $r * $xs / $ns;
     $var <= 0 ? $diff > 0 : $diff / $sqrt($var) > Z_95
   )};
   $exactRejects := function($xn, $nn, $xs, $ns, $r) {(
@@ -116,16 +177,6 @@ FUNCTIONS = """
       19 * $upper < $lower
     )
   )};
-  $tooFew := function($side) { $side.requests < MIN_REQUESTS };
-  $errorRate := function($new, $stable, $max, $ratio) {(
-    $tooFew($new) ? "inconclusive" :
-    ($max != null and 100 * $new.errors / $new.requests > $max) ? "fail" :
-    ($ratio = null or $atFull) ? "pass" :
-    $tooFew($stable) ? "inconclusive" :
-    ($scoreRejects($new.errors, $new.requests, $stable.errors, $stable.requests, $ratio)
-     and $exactRejects($new.errors, $new.requests, $stable.errors, $stable.requests,
-                       $ratio)) ? "fail" : "pass"
-  )};
   $weighted := function($side) {(
     $used := $side.minutes[n > 0];
     $weight := $sum($used.n);
@@ -135,7 +186,7 @@ FUNCTIONS = """
   $mean := function($xs) { $sum($xs) / $count($xs) };
   $variance := function($xs) {(
     $m := $mean($xs);
-    $sum($xs.(($ - $m) * ($ - $m))) / ($count($xs) - 1)
+    $sum($map($xs, function($x) { ($x - $m) * ($x - $m) })) / ($count($xs) - 1)
   )};
   $tTable := T_TABLE;
   $tQuantile := function($df) {(
@@ -147,7 +198,7 @@ FUNCTIONS = """
     )
   )};
   $welchRejects := function($new, $stable, $r) {(
-    $scaled := $stable.($ * $r);
+    $scaled := $map($stable, function($v) { $v * $r });
     $vn := $variance($new) / $count($new);
     $vo := $variance($scaled) / $count($scaled);
     $diff := $mean($new) - $mean($scaled);
@@ -157,15 +208,4 @@ FUNCTIONS = """
              / ($vn * $vn / ($count($new) - 1) + $vo * $vo / ($count($scaled) - 1));
       $t > 0 and $t > $tQuantile($df)
     )
-  )};
-  $latency := function($new, $stable, $max, $ratio) {(
-    $newMean := $weighted($new);
-    $stableMean := $weighted($stable);
-    ($tooFew($new) or $newMean = null) ? "inconclusive" :
-    ($max != null and $newMean > $max) ? "fail" :
-    ($ratio = null or $atFull) ? "pass" :
-    ($tooFew($stable) or $stableMean = null) ? "inconclusive" :
-    ($count($values($new)) < 2 or $count($values($stable)) < 2) ? "inconclusive" :
-    ($welchRejects($values($new), $values($stable), $ratio)
-     and $newMean > $ratio * $stableMean) ? "fail" : "pass"
   )};"""

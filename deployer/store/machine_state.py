@@ -11,6 +11,8 @@ an operator's compare-and-swap save never overwrites one unseen):
     sf_taken                                      ids of operator requests acted on
     sf_execution                                  the execution's ARN
     sf_muted                                      alarms still muted (already_firing: ignore)
+    sf_analysis sf_inconclusive sf_verdicts       the last poll's analysis (JSON), why it
+                                                  was inconclusive, its verdicts in a line
 
 Operator requests go the other way: a save derives `sf_abort` and `sf_promote` from
 the record's pending requests, which the machine reads at every poll.
@@ -18,6 +20,8 @@ the record's pending requests, which the machine reads at every poll.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -48,11 +52,17 @@ def merge_machine_state(record: RunRecord, item: dict[str, Any]) -> None:
         weight = fields.get("weight", {})
         record.events.append(Event(_moment(_s(fields["at"])), _s(fields["phase"]),
                                    None if "NULL" in weight else _n(weight),
-                                   _s(fields["message"])))
+                                   _s(fields["message"]), _details(fields.get("details"))))
     if "sf_execution" in item:
         record.engine["execution_arn"] = _s(item["sf_execution"])
     if "sf_muted" in item:  # seen OK once: no longer muted
         record.muted_alarms = sorted(_s(i) for i in item["sf_muted"].get("L", []))
+    if "sf_analysis" in item:
+        with contextlib.suppress(ValueError):
+            analysis = json.loads(_s(item["sf_analysis"]))
+            if isinstance(analysis, dict):
+                record.analysis = analysis
+                record.inconclusive = _s(item.get("sf_inconclusive")) or None
     if "sf_token" in item:
         record.engine["task_token"] = _s(item["sf_token"])
     taken = {_s(i) for i in (item.get("sf_taken") or {}).get("L", [])}
@@ -95,6 +105,15 @@ def _target_weights(record: RunRecord, wave: int) -> None:
             entry["weight"] = record.weight if record.weight is not None else 0.0
         else:
             entry["weight"] = 0.0
+
+
+def _details(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """An event's details, as JSON text (the analysis' verdicts); unreadable = none."""
+    try:
+        details = json.loads(_s(raw)) if raw else {}
+    except ValueError:
+        return {}
+    return details if isinstance(details, dict) else {}
 
 
 def _moment(text: str) -> str:

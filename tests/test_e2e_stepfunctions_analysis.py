@@ -1,0 +1,200 @@
+"""Version-aware analysis on the Step Functions engine (SPEC §7, §11b), end to end: the
+real CLI hands the run to a moto server that executes state machines (tests/sfn_moto.py
+plugs jsonata-python into its interpreter for the JSONata states); per-version metrics
+are put as in tests/test_e2e_analysis.py, and the machine's GetMetricData and verdict
+must give the local engine's outcome, reason and record.
+
+Waits use poll_every 1s (the shortest a state machine's Wait takes) at time-scale 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deployer.demo.ecs_world import create_ecs_world
+from deployer.demo.world import LambdaWorld, create_lambda_world
+from tests.conftest import fake_credentials
+from tests.e2e import Cli, wait_until
+from tests.sfn_moto import machine_aws
+from tests.test_e2e_analysis import put, put_lambda
+from tests.test_e2e_stepfunctions import TABLE, follow, messages, phase_is, start, status
+
+NAMES = (f"sfa{i}" for i in itertools.count())
+
+PLAN = """\
+version: 1
+name: {name}
+target:
+  lambda: {{function: {name}, alias: live, version: "{version}"}}
+strategy:
+  canary: {{weight: 10, bake: {bake}}}
+checks:
+  poll_every: 1s
+  metrics:
+    error_rate: {{max_vs_stable: 2x}}
+  window: 5m
+  min_requests: 50
+  on_inconclusive: {policy}
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with fake_credentials(), machine_aws() as url:
+        yield url
+
+
+@pytest.fixture
+def cli(endpoint: str, tmp_path: Path) -> Cli:
+    runner = Cli(endpoint, tmp_path)
+    runner.env["DEPLOYER_STORE"] = f"dynamodb://{TABLE}"
+    runner.run("store", "init", f"dynamodb://{TABLE}")
+    return runner
+
+
+@pytest.fixture
+def world(endpoint: str) -> LambdaWorld:
+    return create_lambda_world(endpoint, function=next(NAMES), alarms=())
+
+
+def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend", bake: str = "2s") -> str:
+    path = tmp_path / f"{world.function}.yaml"
+    path.write_text(PLAN.format(name=world.function, version=world.new, policy=policy,
+                                bake=bake))
+    return str(path)
+
+
+def test_a_canary_worse_than_stable_is_rolled_back_by_the_machine(
+        world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
+    put_lambda(world, world.new, 110, 33)
+    put_lambda(world, world.stable, 1000, 10)
+    run_id = start(cli, plan(tmp_path, world, bake="2m"))
+    code, document = follow(cli, run_id)
+    assert code == 3, (document["reason"], messages(document))
+    assert world.alias_state() == (world.stable, {})
+    # The local engine's reason and record, word for word and number for number.
+    assert document["reason"] == (f"analysis: error_rate of version {world.new} is 30.0% "
+                                  f"(33/110) vs 1.0% (10/1000) on version {world.stable}")
+    judged = document["analysis"]["error_rate"]
+    assert judged["verdict"] == "fail"
+    assert judged["bound"] == "max_vs_stable 2x"
+    assert judged["new"] == {"version": world.new, "requests": 110, "errors": 33,
+                             "value": 30.0}
+    assert judged["stable"] == {"version": world.stable, "requests": 1000, "errors": 10,
+                                "value": 1.0}
+    assert "analysis: error_rate fail" in messages(document)
+
+
+def test_a_healthy_canary_succeeds_with_its_verdicts_recorded(
+        world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
+    put_lambda(world, world.new, 110, 1)
+    put_lambda(world, world.stable, 1000, 10)
+    run_id = start(cli, plan(tmp_path, world))
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert world.alias_state() == (world.new, {})
+    assert document["analysis"]["error_rate"]["verdict"] == "pass"
+    assert "inconclusive" not in document
+    # One event when the verdict first appears, none for the polls that repeat it.
+    assert messages(document).count("analysis: error_rate pass") == 1
+    shown = cli.run("status", run_id)
+    assert "error_rate" in shown.stdout and "pass" in shown.stdout
+
+
+@pytest.mark.parametrize(("policy", "code", "reason"), [
+    pytest.param("extend", 3, "analysis: inconclusive at the end of the bake 2s after 6s: error_rate: "
+                  "the new version has 0 requests in the window, fewer than min_requests 50",
+                 marks=pytest.mark.slow),  # make soak: keeps make test under 10 minutes
+    ("rollback", 3, "analysis: inconclusive at the end of the bake 2s: error_rate: the new "
+                    "version has 0 requests in the window, fewer than min_requests 50"),
+    pytest.param("promote", 0, None, marks=pytest.mark.slow),
+])
+def test_too_little_data_follows_on_inconclusive(world: LambdaWorld, tmp_path: Path,
+                                                 cli: Cli, policy: str, code: int,
+                                                 reason: str | None) -> None:
+    put_lambda(world, world.stable, 1000, 10)  # the canary has no traffic of its own
+    run_id = start(cli, plan(tmp_path, world, policy))
+    result, document = follow(cli, run_id)
+    assert result == code, document
+    assert document["reason"] == reason
+    assert document.get("inconclusive", "").startswith("error_rate: the new version has 0 requests")
+    events = messages(document)
+    if policy == "extend":
+        assert any(e.startswith("bake 2s extended: analysis inconclusive (error_rate: ")
+                   and e.endswith("baking up to 6s") for e in events)
+    if policy == "promote":
+        assert world.alias_state() == (world.new, {})
+        assert any(e.startswith("analysis inconclusive at the end of the bake 2s: going on "
+                                "(on_inconclusive: promote)") for e in events)
+    else:
+        assert world.alias_state() == (world.stable, {})
+
+
+@pytest.mark.slow  # make soak: keeps make test under 10 minutes
+def test_an_extended_bake_goes_on_once_the_data_comes(
+        world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
+    put_lambda(world, world.stable, 1000, 10)
+    run_id = start(cli, plan(tmp_path, world, "extend", bake="3s"))
+    wait_until(lambda: any("extended" in m for m in messages(status(cli, run_id))), 60)
+    put_lambda(world, world.new, 200, 2)  # the canary's traffic arrives mid-extension
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert document["analysis"]["error_rate"]["verdict"] == "pass"
+    assert world.alias_state() == (world.new, {})
+
+
+def test_inconclusive_with_approve_waits_at_a_gate_for_an_operator(
+        world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
+    run_id = start(cli, plan(tmp_path, world, "approve"))
+    wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 60)
+    waiting = status(cli, run_id)
+    assert waiting["stage"] == "analysis:step"
+    assert world.alias_state() == (world.stable, {world.new: 0.1})
+    assert any(m.startswith("waiting for approval: analysis inconclusive at the end of the "
+                            "bake 2s (error_rate: ") and m.endswith(
+                                f"deployer approve {run_id} to go on, deployer abort "
+                                f"{run_id} to roll back") for m in messages(waiting))
+    assert cli.run("approve", run_id).returncode == 0
+    code, document = follow(cli, run_id)
+    assert code == 0, document
+    assert world.alias_state() == (world.new, {})
+
+
+@pytest.mark.slow  # make soak: keeps make test under 10 minutes
+def test_an_ecs_canary_is_judged_by_target_group_on_the_machine(
+        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    name = next(NAMES)
+    world = create_ecs_world(endpoint, name=name, alarms=())
+    balancer = world.listener.split(":")[-1].split("/", 1)[1].rsplit("/", 1)[0]
+    for group, requests, errors in ((world.green_group, 200, 80), (world.blue_group, 2000, 2)):
+        put(world, "AWS/ApplicationELB",
+            [("LoadBalancer", balancer), ("TargetGroup", group.split(":")[-1])],
+            requests, errors, ("RequestCount", "HTTPCode_Target_5XX_Count"))
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"""\
+version: 1
+name: {name}
+target:
+  ecs:
+    cluster: {world.cluster}
+    services: {{blue: {world.blue}, green: {world.green}}}
+    listener: {world.listener}
+    image: {{container: app, uri: "registry.example/{name}:2"}}
+strategy: {{canary: {{weight: 10, bake: 2m}}}}
+checks:
+  poll_every: 1s
+  metrics: {{error_rate: {{max: 5%, max_vs_stable: 2x}}, latency: {{max: 2s}}}}
+""")
+    code, document = follow(cli, start(cli, str(path)))
+    assert code == 3, (document["reason"], messages(document))
+    assert document["reason"] == (f"analysis: error_rate of target group green ({name}-green) "
+                                  f"is 40.0% (80/200) vs 0.1% (2/2000) on target group blue "
+                                  f"({name}-blue)")
+    # ALB metrics carry no latency here: inconclusive, reported beside the fail.
+    assert document["analysis"]["latency"]["verdict"] == "inconclusive"
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert world.service("green")["desiredCount"] == 0
