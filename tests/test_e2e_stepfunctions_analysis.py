@@ -17,11 +17,21 @@ import pytest
 
 from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import LambdaWorld, create_lambda_world
+from deployer.plan.loader import load_plan
+from deployer.stepfunctions.history import worst_case
 from tests.conftest import fake_credentials
 from tests.e2e import Cli, wait_until
 from tests.sfn_moto import machine_aws
 from tests.test_e2e_analysis import put, put_lambda
-from tests.test_e2e_stepfunctions import TABLE, follow, messages, phase_is, start, status
+from tests.test_e2e_stepfunctions import (
+    TABLE,
+    follow,
+    history_events,
+    messages,
+    phase_is,
+    start,
+    status,
+)
 
 NAMES = (f"sfa{i}" for i in itertools.count())
 
@@ -33,7 +43,7 @@ target:
 strategy:
   canary: {{weight: 10, bake: {bake}}}
 checks:
-  poll_every: 1s
+  poll_every: {poll}
   metrics:
     error_rate: {{max_vs_stable: 2x}}
   window: 5m
@@ -61,10 +71,11 @@ def world(endpoint: str) -> LambdaWorld:
     return create_lambda_world(endpoint, function=next(NAMES), alarms=())
 
 
-def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend", bake: str = "2s") -> str:
+def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend", bake: str = "2s",
+         poll: str = "1s") -> str:
     path = tmp_path / f"{world.function}.yaml"
     path.write_text(PLAN.format(name=world.function, version=world.new, policy=policy,
-                                bake=bake))
+                                bake=bake, poll=poll))
     return str(path)
 
 
@@ -106,20 +117,22 @@ def test_a_healthy_canary_succeeds_with_its_verdicts_recorded(
 
 
 @pytest.mark.parametrize(("policy", "code", "reason"), [
-    pytest.param("extend", 3, "analysis: inconclusive at the end of the bake 2s after 6s: error_rate: "
-                  "the new version has 0 requests in the window, fewer than min_requests 50",
-                 marks=pytest.mark.slow),  # make soak: keeps make test under 10 minutes
+    pytest.param("extend", 3, "analysis: inconclusive at the end of the bake 2s after 6s: "
+                 "error_rate: the new version has 0 requests in the window, fewer than "
+                 "min_requests 50", marks=pytest.mark.slow),  # make soak
     ("rollback", 3, "analysis: inconclusive at the end of the bake 2s: error_rate: the new "
                     "version has 0 requests in the window, fewer than min_requests 50"),
     pytest.param("promote", 0, None, marks=pytest.mark.slow),
 ])
 def test_too_little_data_follows_on_inconclusive(world: LambdaWorld, tmp_path: Path,
-                                                 cli: Cli, policy: str, code: int,
-                                                 reason: str | None) -> None:
+                                                 cli: Cli, endpoint: str, policy: str,
+                                                 code: int, reason: str | None) -> None:
     put_lambda(world, world.stable, 1000, 10)  # the canary has no traffic of its own
-    run_id = start(cli, plan(tmp_path, world, policy))
-    result, document = follow(cli, run_id)
+    path = plan(tmp_path, world, policy)
+    result, document = follow(cli, start(cli, path))
     assert result == code, document
+    used = history_events(endpoint, document["engine"]["execution_arn"])
+    assert 0 < used <= worst_case(load_plan(path).plan).events
     assert document["reason"] == reason
     assert document.get("inconclusive", "").startswith("error_rate: the new version has 0 requests")
     events = messages(document)
@@ -148,8 +161,11 @@ def test_an_extended_bake_goes_on_once_the_data_comes(
 
 
 def test_inconclusive_with_approve_waits_at_a_gate_for_an_operator(
-        world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
-    run_id = start(cli, plan(tmp_path, world, "approve"))
+        world: LambdaWorld, tmp_path: Path, cli: Cli, endpoint: str) -> None:
+    # The gate waits up to an approval's default hour: at 1s polls its watch would not
+    # fit Step Functions' history (validate names the poll that fits: 5s).
+    path = plan(tmp_path, world, "approve", poll="5s")
+    run_id = start(cli, path)
     wait_until(phase_is(cli, run_id, "AWAITING_APPROVAL"), 60)
     waiting = status(cli, run_id)
     assert waiting["stage"] == "analysis:step"
@@ -162,6 +178,9 @@ def test_inconclusive_with_approve_waits_at_a_gate_for_an_operator(
     code, document = follow(cli, run_id)
     assert code == 0, document
     assert world.alias_state() == (world.new, {})
+    # The history budget export checks bounds what the machine recorded, gate and all.
+    used = history_events(endpoint, document["engine"]["execution_arn"])
+    assert 0 < used <= worst_case(load_plan(path).plan).events
 
 
 @pytest.mark.slow  # make soak: keeps make test under 10 minutes

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from deployer.plan.model import AlreadyFiring, ReleasePlan
+from deployer.plan.model import EXTEND_FACTOR, AlreadyFiring, OnInconclusive, ReleasePlan
 from deployer.stepfunctions.compiler import HOOK_RETRY_DELAY
 from deployer.stepfunctions.table import Entry, build_table
 
@@ -75,8 +75,28 @@ def _muting(plan: ReleasePlan) -> bool:
 
 
 def _poll(plan: ReleasePlan) -> Tally:
-    """One poll; with muted alarms the judging is one state longer (the muting Choice)."""
-    return POLL + STEP if _muting(plan) else POLL
+    """One poll; with muted alarms the judging is one state longer (the muting Choice);
+    analysis adds its GetMetricData (which judges in its Output) and the record's note."""
+    poll = POLL + STEP if _muting(plan) else POLL
+    return poll + TASK * 2 if plan.checks.metrics is not None else poll
+
+
+def _gate(plan: ReleasePlan, timeout: float, poll: float) -> Tally:
+    """An approval gate: its Parallel, the token wait, the answer, and the alarm watch
+    polling until the timeout."""
+    watch = _poll(plan) * max(1, math.ceil(timeout / poll))
+    return STEP * 3 + GROUP + ITERATION * 2 + TASK * 2 + STEP + watch
+
+
+def _judged_end(entry: Entry, plan: ReleasePlan, poll: float) -> Tally:
+    """What the end of a bake under analysis may add (SPEC §7's on_inconclusive): the
+    Choice, then extend's further polls, approve's gate, or a decision and its event."""
+    policy = plan.checks.on_inconclusive
+    if policy is OnInconclusive.EXTEND:
+        return STEP * 3 + TASK + _poll(plan) * (entry.polls * (EXTEND_FACTOR - 1)) + STEP
+    if policy is OnInconclusive.APPROVE:
+        return STEP + TASK + _gate(plan, entry.timeout, poll)
+    return STEP + TASK + STEP
 
 
 def _legs(count: int) -> Tally:
@@ -89,10 +109,10 @@ def _entry(entry: Entry, plan: ReleasePlan, legs: int, all_legs: int, poll: floa
     if entry.kind == "shift":  # compare before write, write and read back, record
         return STEP * 3 + TASK + _legs(legs) * 2
     if entry.kind == "bake":
-        return STEP + _poll(plan) * entry.polls
+        end = _judged_end(entry, plan, poll) if entry.judged else Tally()
+        return STEP + _poll(plan) * entry.polls + end
     if entry.kind == "approve":
-        watch = _poll(plan) * max(1, math.ceil(entry.timeout / poll))
-        return STEP * 3 + GROUP + ITERATION * 2 + TASK * 2 + STEP + watch
+        return _gate(plan, entry.timeout, poll)
     if entry.kind in ("before_traffic", "after_traffic"):
         total = Tally()
         for hook in getattr(plan.hooks, entry.kind):
