@@ -1,5 +1,6 @@
 """Runs on Step Functions (SPEC §11): the worst-case history events and state
-transitions of the presets (what a run costs), and the wall time from `deployer
+transitions of the presets (what a run costs), alarms only and with version-aware
+analysis (SPEC §11b: on_inconclusive extend, its worst case), and the wall time from `deployer
 rollout --engine stepfunctions` to its exit 0 against a moto server that executes
 state machines (target: under 2 s)."""
 
@@ -26,26 +27,34 @@ version: 1
 name: {name}
 target: {{lambda: {{function: {name}, alias: live, version: "{version}"}}}}
 strategy: {{{strategy}}}
-checks: {{alarms: [{name}-errors], poll_every: {poll}}}
+checks: {{alarms: [{name}-errors], poll_every: {poll}{analysis}}}
 """
+ANALYSIS = (", metrics: {error_rate: {max_vs_stable: 2x}, latency: {max_vs_stable: 1.5x}}, "
+            "on_inconclusive: extend")
 
 
-def _plan(folder: str, name: str, strategy: str, poll: str, version: str = "2") -> str:
+def _plan(folder: str, name: str, strategy: str, poll: str, version: str = "2",
+          analysis: bool = False) -> str:
     path = Path(folder) / f"{name}.yaml"
-    path.write_text(PLAN.format(name=name, strategy=strategy, poll=poll, version=version))
+    path.write_text(PLAN.format(name=name, strategy=strategy, poll=poll, version=version,
+                                analysis=ANALYSIS if analysis else ""))
     return str(path)
 
 
 def _history_table(folder: str) -> None:
-    print(f"  worst case per run (history limit {HISTORY_LIMIT:,} events; "
-          "$0.025 per 1,000 transitions)")
-    for name in PRESETS:
-        cells = []
-        for poll in ("10s", "60s"):
-            tally = worst_case(load_plan(_plan(folder, "bench", f"preset: {name}", poll)).plan)
-            cells.append(f"{poll}: {tally.events:6,} events {tally.transitions:5,} "
-                         f"transitions ${tally.cost:.4f}")
-        print(f"  {name:38} " + "   ".join(cells))
+    for analysis in (False, True):
+        print(f"  worst case per run, {'with analysis' if analysis else 'alarms only'} "
+              f"(history limit {HISTORY_LIMIT:,} events; $0.025 per 1,000 transitions)")
+        for name in PRESETS:
+            cells = []
+            for poll in ("10s", "60s"):
+                plan = load_plan(_plan(folder, "bench", f"preset: {name}", poll,
+                                       analysis=analysis)).plan
+                tally = worst_case(plan)
+                over = " (over: refused)" if tally.events > HISTORY_LIMIT else ""
+                cells.append(f"{poll}: {tally.events:6,} events {tally.transitions:5,} "
+                             f"transitions ${tally.cost:.4f}{over}")
+            print(f"  {name:38} " + "   ".join(cells))
 
 
 def _rollout_wall_time(folder: str) -> list[float]:
