@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -35,7 +36,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from deployer.errors import TargetError, UsageError
+from deployer.errors import PreflightError, TargetError, UsageError
 from deployer.logs import get_logger
 
 if TYPE_CHECKING:
@@ -101,6 +102,13 @@ class AwsContext:
             raise UsageError("no AWS region: set region in the plan, pass --region, or set "
                              "AWS_REGION")
         self.endpoint_url = endpoint_url
+        self.profile = profile
+        # What an assumed role's session is named (CloudTrail shows it): the run id,
+        # set by the composition root once the run has one.
+        self.session_name = "deployer"
+        self._places: dict[tuple[str | None, str | None, str | None], AwsContext] = {}
+        self._account: str | None = None
+        self._role_account: str | None = None
         self.max_attempts = max_attempts
         self.max_seconds = max_seconds
         self._sleep = sleep
@@ -120,6 +128,85 @@ class AwsContext:
     @property
     def region(self) -> str | None:
         return self.session.region_name
+
+    @property
+    def account(self) -> str:
+        """The account these credentials act in (sts:GetCallerIdentity, asked once)."""
+        if self._account is None:
+            try:
+                identity = self.call(self.client("sts").get_caller_identity)
+            except ClientError as exc:
+                raise TargetError(f"cannot tell which AWS account this is: {exc}") from exc
+            self._account = str(identity["Account"])
+        return self._account
+
+    @property
+    def where(self) -> dict[str, str]:
+        """For a target's record: its region, and its account when deployer reaches it
+        through a role (another account than the runner's, as a rule)."""
+        shown = {"region": self.region or "-"}
+        if self._role_account is not None:
+            shown["account"] = self._role_account
+        return shown
+
+    def place(self, region: str | None, role_arn: str | None = None,
+              external_id: str | None = None) -> AwsContext:
+        """The context for a target in `region` and, with `role_arn`, in the role's
+        account (SPEC §13); one per place, its clients shared by every target there.
+        The role is assumed when first used, with this context's credentials, and its
+        credentials are renewed before they expire (botocore refreshes them 15 minutes
+        ahead), however long the run."""
+        region = region or self.region
+        if region == self.region and role_arn is None:
+            return self
+        key = (region, role_arn, external_id)
+        if key not in self._places:
+            self._places[key] = self._placed(region, role_arn, external_id)
+        return self._places[key]
+
+    def _placed(self, region: str | None, role_arn: str | None,
+                external_id: str | None) -> AwsContext:
+        clone = copy.copy(self)
+        clone._clients, clone._places, clone._account, clone._role_account = {}, {}, None, None
+        if role_arn is None:
+            clone.session = boto3.Session(region_name=region, profile_name=self.profile)
+            return clone
+        import botocore.session
+        from botocore.credentials import DeferredRefreshableCredentials
+
+        core = botocore.session.get_session()
+        core._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
+            refresh_using=self._assumer(role_arn, external_id), method="sts-assume-role")
+        clone.session = boto3.Session(botocore_session=core, region_name=region)
+        clone._account = clone._role_account = role_arn.split(":")[4]
+        return clone
+
+    def _assumer(self, role_arn: str, external_id: str | None) -> Callable[[], dict[str, str]]:
+        """sts:AssumeRole as botocore's refresh callback. The first failure refuses the
+        run (nothing has changed yet); a failed renewal later is a target error."""
+        assumed: list[bool] = []
+
+        def assume() -> dict[str, str]:
+            kwargs = {"RoleArn": role_arn, "RoleSessionName": _session_name(self.session_name)}
+            if external_id:
+                kwargs["ExternalId"] = external_id
+            try:
+                answer = self.call(self.client("sts").assume_role, **kwargs)["Credentials"]
+            except ClientError as exc:
+                message = f"cannot assume {role_arn}: {error_code(exc)}: " \
+                    f"{exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+                hint = ("the role's trust policy must allow this caller (deployer "
+                        "iam-policy PLAN prints it)")
+                if assumed:
+                    raise TargetError(f"{message} (renewing its credentials)",
+                                      hint=hint) from None
+                raise PreflightError(message, hint=hint) from None
+            assumed.append(True)
+            return {"access_key": answer["AccessKeyId"], "secret_key": answer["SecretAccessKey"],
+                    "token": answer["SessionToken"],
+                    "expiry_time": answer["Expiration"].isoformat()}
+
+        return assume
 
     @overload
     def client(self, service: Literal["lambda"]) -> LambdaClient: ...
@@ -167,6 +254,12 @@ class AwsContext:
         exc = outcome.exception() if outcome is not None else None
         self.log.info("aws_retry", operation=getattr(state.fn, "__name__", "?"),
                       attempt=state.attempt_number, error=str(exc)[:200])
+
+
+def _session_name(name: str) -> str:
+    """A role session name AWS takes: 2-64 letters, digits and +=,.@-."""
+    cleaned = re.sub(r"[^\w+=,.@-]", "-", name)[:64]
+    return cleaned if len(cleaned) >= 2 else "deployer"
 
 
 def caller_arn(region: str | None, profile: str | None, endpoint_url: str | None) -> str | None:

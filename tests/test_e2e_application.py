@@ -72,7 +72,8 @@ def test_three_lambdas_in_two_waves(endpoint: str, tmp_path: Path, cli: Cli) -> 
     assert any(m.startswith("final bake 30s started") for m in messages[:wave_two])
     status = cli.run("status", report["run_id"]).stdout
     assert "wave 1" in status and "wave 2" in status
-    assert any(line.split()[:3] == ["c", "lambda", "100%"] for line in status.splitlines())
+    assert any(line.split()[:4] == ["c", "lambda", "us-east-1", "100%"]
+               for line in status.splitlines())
 
 
 def test_a_lambda_and_an_ecs_service_in_one_wave(endpoint: str, tmp_path: Path,

@@ -23,9 +23,14 @@ ALARM, OK, INSUFFICIENT = "ALARM", "OK", "INSUFFICIENT_DATA"
 
 class CloudWatchAlarms:
     def __init__(self, spec: ChecksSpec, aws: AwsContext,
-                 muted: Sequence[str] = (), names: Sequence[str] | None = None) -> None:
+                 muted: Sequence[str] = (), names: Sequence[str] | None = None,
+                 where: str = "") -> None:
         # `names`: the run's alarms and every target's own (SPEC §8), else the plan's.
+        # `where`: for alarms outside the plan's region and account (SPEC §13), what
+        # follows each name wherever it is shown (" @ eu-west-1"), so that two regions'
+        # alarms of one name stay apart in the record.
         self.names = list(spec.alarms if names is None else names)
+        self.where = where
         self.spec = spec
         self.aws = aws
         self.client = aws.client("cloudwatch") if self.names else None
@@ -46,15 +51,18 @@ class CloudWatchAlarms:
             except ClientError as exc:
                 raise CheckFailed(f"cannot read alarms: {exc}") from exc
             for alarm in [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]:
-                states[alarm["AlarmName"]] = alarm["StateValue"]
+                states[alarm["AlarmName"] + self.where] = alarm["StateValue"]
         return states
+
+    def _shown(self, names: Sequence[str]) -> list[str]:
+        return [name + self.where for name in names]
 
     def start(self) -> CheckResult:
         try:
             states = self._states()
         except CheckFailed as exc:
             raise PreflightError(str(exc)) from None
-        missing = [n for n in self.names if n not in states]
+        missing = [n for n in self.names if n + self.where not in states]
         if missing:
             meant = self._physical_names(missing)
             if meant:
@@ -65,8 +73,8 @@ class CloudWatchAlarms:
             else:
                 hint = "check the names (and the region) in checks.alarms"
             raise PreflightError(f"alarm{'s' if len(missing) > 1 else ''} not found: "
-                                 f"{', '.join(missing)}", hint=hint)
-        firing = [n for n in self.names if states[n] == ALARM]
+                                 f"{', '.join(self._shown(missing))}", hint=hint)
+        firing = [n for n in self._shown(self.names) if states[n] == ALARM]
         if firing and self.spec.already_firing == AlreadyFiring.BLOCK:
             raise PreflightError(
                 f"alarm {', '.join(firing)} is already in ALARM before the release started",
@@ -98,7 +106,7 @@ class CloudWatchAlarms:
 
     def evaluate(self, *, at_full: bool = False) -> CheckResult:
         states = self._states()
-        for name in self.names:
+        for name in self._shown(self.names):
             state = states.get(name)
             if state is None:
                 return CheckResult(False, states, f"alarm {name} no longer exists")

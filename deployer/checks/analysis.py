@@ -112,6 +112,7 @@ class Subject:
     name: str | None
     pair: VersionSeries
     at_full: bool
+    aws: AwsContext | None = None  # where its metrics are (SPEC §13); None: the run's
 
 
 class MetricAnalysis:
@@ -127,8 +128,9 @@ class MetricAnalysis:
         self.metrics = spec.metrics
         self.subjects = subjects
         self.wall = wall
-        self.reader = MetricReader(aws, errors=self.metrics.error_rate is not None,
-                                   latency=self.metrics.latency is not None)
+        self.aws = aws
+        self.readers: dict[int, MetricReader] = {}
+        self.reader = self._reader(aws)
 
     def start(self) -> CheckResult:
         return CheckResult(True)
@@ -141,9 +143,7 @@ class MetricAnalysis:
         if not subjects:
             return CheckResult(True)
         now = self.wall()
-        samples = self.reader.read([s for subject in subjects
-                                    for s in (subject.pair.new, subject.pair.stable)],
-                                   window_ending(now, self.spec.window))
+        samples = self._read(subjects, window_ending(now, self.spec.window))
         document: dict[str, Any] = {}
         reason: str | None = None
         unsure: list[str] = []
@@ -165,6 +165,33 @@ class MetricAnalysis:
                     unsure.append(f"{named}{metric}: {judgement.why}")
         return CheckResult(reason is None, reason=reason, analysis=document,
                            inconclusive="; ".join(unsure) or None)
+
+    def _reader(self, aws: AwsContext) -> MetricReader:
+        if id(aws) not in self.readers:
+            self.readers[id(aws)] = MetricReader(
+                aws, errors=self.metrics.error_rate is not None,
+                latency=self.metrics.latency is not None)
+        return self.readers[id(aws)]
+
+    @property
+    def calls(self) -> int:
+        return sum(reader.calls for reader in self.readers.values())
+
+    def _read(self, subjects: list[Subject], window: Window) -> list[Sample]:
+        """Both versions of every subject: one GetMetricData (per 500 queries) for each
+        region and account the subjects are in; samples in the subjects' order."""
+        places: dict[int, list[int]] = {}
+        for index, subject in enumerate(subjects):
+            places.setdefault(id(subject.aws or self.aws), []).append(index)
+        samples: list[Sample] = [Sample(0, 0)] * (2 * len(subjects))
+        for indexes in places.values():
+            reader = self._reader(subjects[indexes[0]].aws or self.aws)
+            read = reader.read([s for i in indexes
+                                for s in (subjects[i].pair.new, subjects[i].pair.stable)],
+                               window)
+            for position, index in enumerate(indexes):
+                samples[2 * index], samples[2 * index + 1] = read[2 * position:2 * position + 2]
+        return samples
 
     def judge(self, new: Sample, stable: Sample, at_full: bool) -> dict[str, Judgement]:
         judged: dict[str, Judgement] = {}

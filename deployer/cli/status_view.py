@@ -85,7 +85,8 @@ def target_lines(record: RunRecord) -> list[str]:
             leg = legs.get(name, {})
             weight = leg.get("weight")
             shown = f"{weight:g}%" if isinstance(weight, int | float) else "?"
-            lines.append(f"  {name:<20} {leg.get('kind', '?'):<7} {shown:>6}  "
+            where = ":".join(str(leg[k]) for k in ("account", "region") if leg.get(k))
+            lines.append(f"  {name:<20} {leg.get('kind', '?'):<7} {where:<12} {shown:>6}  "
                          f"{leg.get('stable_version')} -> {leg.get('new_version')}")
     return lines
 

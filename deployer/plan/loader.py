@@ -46,6 +46,8 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "ecs": ("cluster", "services", "service", "target_groups", "listener", "rule",
             "test_listener", "test_rule"),
 }
+# Where a target lives (SPEC §13): part of its identity too.
+PLACE = ("region", "role_arn", "external_id")
 # A stand-in for the release's inputs (new version, image), which a rollback never uses.
 _NO_RELEASE_INPUT: dict[str, dict[str, Any]] = {
     "lambda": {"publish": True},
@@ -107,8 +109,10 @@ def _identity_of(target: Any, where: str) -> tuple[Any, list[str]]:
         return target, [where]
     block = target[kind] if isinstance(target[kind], dict) else {}
     reduced = {kind: {**{k: v for k, v in block.items() if k in IDENTITY[kind]},
-                      **_NO_RELEASE_INPUT[kind]}}
-    return reduced, [f"{where}.{kind}.{field}" for field in IDENTITY[kind]]
+                      **_NO_RELEASE_INPUT[kind]},
+               **{k: v for k, v in target.items() if k in PLACE}}
+    return reduced, [f"{where}.{kind}.{field}" for field in IDENTITY[kind]] + \
+        [f"{where}.{field}" for field in PLACE]
 
 
 def _read(path: str, environ: Mapping[str, str] | None) -> tuple[Any, SourceMap,

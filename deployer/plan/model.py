@@ -33,6 +33,7 @@ from deployer.plan.types import (
     AliasName,
     Argv,
     Duration,
+    ExternalId,
     HttpUrl,
     LambdaFunction,
     LambdaVersion,
@@ -42,6 +43,7 @@ from deployer.plan.types import (
     PollInterval,
     Ratio,
     Region,
+    RoleArn,
     RuleArn,
     TopicArn,
     Weight,
@@ -224,9 +226,28 @@ class EcsTarget(Spec):
 
 
 class TargetSpec(Spec):
+    """One traffic resource, and where it lives (SPEC §13): its own region and, in
+    another account, the role deployer assumes there (sts:AssumeRole, session name =
+    the run id, `external_id` when the role's trust policy asks for one)."""
+
     one_of = (("lambda", "ecs"),)
     lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
     ecs: EcsTarget | None = None
+    region: Region | None = None
+    role_arn: RoleArn | None = None
+    external_id: ExternalId | None = None
+
+    @model_validator(mode="after")
+    def _external_id_needs_a_role(self) -> Self:
+        if self.external_id is not None and self.role_arn is None:
+            raise _rule("external_id goes with role_arn (the role whose trust policy asks "
+                        "for it)", "external_id")
+        return self
+
+    @property
+    def account(self) -> str | None:
+        """The account of the role to assume, if any."""
+        return self.role_arn.split(":")[4] if self.role_arn else None
 
     @property
     def kind(self) -> str:

@@ -204,6 +204,14 @@ AliasName = Annotated[
     AfterValidator(_not_a_version_number),
 ]
 AlarmName = Annotated[str, Field(min_length=1, max_length=255)]
+RoleArn = Annotated[
+    str, Matches(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
+                 "an IAM role ARN like arn:aws:iam::222233334444:role/deployer-target")
+]
+ExternalId = Annotated[
+    str, Matches(r"^[\w+=,.@:/-]{2,1224}$",
+                 "an external id (2-1224 of letters, digits and +=,.@:/-)")
+]
 ListenerArn = Annotated[
     str, Matches(_ARN + "elasticloadbalancing" + _ACCOUNT + "listener/.+$", "a listener ARN")
 ]

@@ -35,7 +35,7 @@ from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.logs import get_logger
 from deployer.plan.loader import LoadedPlan
 from deployer.plan.model import Leg
-from deployer.runs.factory import build_leg, key_of
+from deployer.runs.factory import build_leg, key_of, runner_account
 from deployer.runs.operator import OperatorError, submit
 from deployer.runs.rollout import aws_context
 from deployer.store import StoreConflict
@@ -101,7 +101,8 @@ def emergency_rollback(loaded: LoadedPlan, settings: Settings, store: Store | No
         raise UsageError(f"--to names no target of this plan: {', '.join(unknown)} "
                          f"(its targets: {', '.join(leg.name for leg in legs)})")
     runs = _runs(store)
-    decisions = [_decide(leg, runs, to.get(leg.name), aws.region) for leg in legs]
+    runner = runner_account(plan, aws)
+    decisions = [_decide(leg, runs, to.get(leg.name), aws.region, runner) for leg in legs]
     involved = {d.run.run_id: d.run for d in decisions if d.run and not d.run.terminal}
     asked = []
     for run in involved.values():
@@ -150,9 +151,10 @@ def _leg_state(run: RunRecord, leg: Leg, key: str) -> dict[str, Any] | None:
     return None
 
 
-def _decide(leg: Leg, runs: list[RunRecord], to: str | None, region: str | None) -> Decision:
+def _decide(leg: Leg, runs: list[RunRecord], to: str | None, region: str | None,
+            runner: str | None) -> Decision:
     kind = leg.spec.kind
-    key = key_of(leg.spec, region)
+    key = key_of(leg.spec, region, runner)
     if to is not None and kind == "ecs" and to not in COLOURS:
         raise UsageError(f"{leg.name} is an ECS target: --to is its stable colour, blue "
                          "or green")

@@ -24,27 +24,45 @@ def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
                  notifier=build_notifier(plan, aws), observer=observer)
 
 
-def target_key(plan: ReleasePlan, region: str | None) -> str:
+def target_key(plan: ReleasePlan, aws: AwsContext) -> str:
     """What the run is listed under: the traffic resource itself, or for a whole
     application the plan (its targets' own keys are in target_keys)."""
     if plan.target is None:
-        return f"app:{region or '-'}:{plan.name}"
-    return key_of(plan.target, region)
+        return f"app:{aws.region or '-'}:{plan.name}"
+    return key_of(plan.target, aws.region, runner_account(plan, aws))
 
 
-def target_keys(plan: ReleasePlan, region: str | None) -> list[str]:
+def target_keys(plan: ReleasePlan, aws: AwsContext) -> list[str]:
     """Every lock a run takes: one per traffic resource, sorted, so that two runs over
     overlapping targets take them in the same order and never deadlock."""
-    return sorted({key_of(leg.spec, region) for leg in plan.legs})
+    account = runner_account(plan, aws)
+    return sorted({key_of(leg.spec, aws.region, account) for leg in plan.legs})
 
 
-def key_of(spec: TargetSpec, region: str | None) -> str:
+def runner_account(plan: ReleasePlan, aws: AwsContext) -> str | None:
+    """The caller's account, asked only when a target names a role (SPEC §13)."""
+    return aws.account if any(leg.spec.role_arn for leg in plan.legs) else None
+
+
+def key_of(spec: TargetSpec, region: str | None, runner: str | None = None) -> str:
+    """A target's identity for locks and records: where it lives, then what it is. A
+    Lambda alias is named by region, and by account when that is not the runner's
+    (`lambda:222233334444:eu-west-1:api:live`); an ECS listener's or rule's ARN names
+    both already."""
     if spec.lambda_ is not None:
         function = spec.lambda_
-        return f"lambda:{region or '-'}:{function.function.split(':')[-1]}:{function.alias}"
+        where = spec.region or region or "-"
+        if spec.account is not None and spec.account != runner:
+            where = f"{spec.account}:{where}"
+        return f"lambda:{where}:{function.function.split(':')[-1]}:{function.alias}"
     ecs = spec.ecs
     assert ecs is not None
     return f"elb:{ecs.listener or ecs.rule}"
+
+
+def place_of(spec: TargetSpec, aws: AwsContext) -> AwsContext:
+    """The context a target is read and written in: its region, its account."""
+    return aws.place(spec.region, spec.role_arn, spec.external_id)
 
 
 def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
@@ -62,6 +80,7 @@ def build_target(plan: ReleasePlan, aws: AwsContext, clock: Clock,
 def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
               state: dict[str, Any] | None = None) -> TrafficTarget:
     """One traffic target: the one line a new kind of target adds here."""
+    aws = place_of(spec, aws)
     if spec.lambda_ is not None:
         from deployer.targets.lambda_alias import LambdaAliasTarget
 
@@ -78,21 +97,42 @@ def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
 
 def build_check(plan: ReleasePlan, aws: AwsContext, target: TrafficTarget, clock: Clock,
                 record: RunRecord | None = None) -> Check:
-    alarms = CloudWatchAlarms(plan.checks, aws, muted=record.muted_alarms if record else (),
-                              names=plan.all_alarms)
-    if plan.checks.metrics is None:
-        return alarms
     from deployer.checks.all_checks import AllChecks
+
+    muted = record.muted_alarms if record else ()
+    checks: list[Check] = [
+        CloudWatchAlarms(plan.checks, place, muted=muted, names=names, where=where)
+        for (place, where), names in alarm_places(plan, aws).items()]
+    if plan.checks.metrics is None:
+        return checks[0] if len(checks) == 1 else AllChecks(checks)
     from deployer.checks.analysis import MetricAnalysis, Subject
     from deployer.engine.fleet import Fleet
 
+    places = {leg.name: place_of(leg.spec, aws) for leg in plan.legs}
+
     def subjects(at_full: bool) -> list[Subject]:
         if isinstance(target, Fleet):
-            return [Subject(name, series, full)
+            return [Subject(name, series, full, places[name])
                     for name, series, full in target.metric_subjects(at_full)]
-        return [Subject(None, target.metric_series(), at_full)]
+        return [Subject(None, target.metric_series(), at_full, places[plan.name])]
 
-    return AllChecks([alarms, MetricAnalysis(plan.checks, aws, subjects, clock.wall)])
+    return AllChecks([*checks, MetricAnalysis(plan.checks, aws, subjects, clock.wall)])
+
+
+def alarm_places(plan: ReleasePlan, aws: AwsContext
+                 ) -> dict[tuple[AwsContext, str], list[str]]:
+    """The alarms to read, by where they live (SPEC §13): the plan's own in its region
+    and account, each target's in the target's. One DescribeAlarms batch per place;
+    an alarm outside the plan's place is shown as `NAME @ eu-west-1` (and the account
+    when it is another), so two regions' alarms of one name stay apart."""
+    places: dict[tuple[AwsContext, str], list[str]] = {(aws, ""): list(plan.checks.alarms)}
+    for leg in plan.legs:
+        place = place_of(leg.spec, aws)
+        where = "" if place is aws else " @ " + ":".join(
+            p for p in (leg.spec.account if leg.spec.role_arn else None, place.region) if p)
+        names = places.setdefault((place, where), [])
+        names += [a for a in leg.alarms if a not in names]
+    return {key: names for key, names in places.items() if names or key[1] == ""}
 
 
 def build_hooks(plan: ReleasePlan, aws: AwsContext, clock: Clock

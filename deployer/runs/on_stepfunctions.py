@@ -90,10 +90,11 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
     store = open_store(settings.store, settings)
-    record = new_record(loaded, target_key(plan, aws.region), clock)
+    record = new_record(loaded, target_key(plan, aws), clock)
+    aws.session_name = record.run_id
     record.deadline_at = None  # the machine keeps the deadline (a timestamp in its input)
     if plan.target is None:
-        record.target_keys = target_keys(plan, aws.region)
+        record.target_keys = target_keys(plan, aws)
     store.create(record)
     refusal = take_locks(store, record.locks, record.run_id,
                          clock.wall().timestamp() + LOCK_SECONDS)

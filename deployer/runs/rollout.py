@@ -81,9 +81,10 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
         return None
     store = open_store(settings.store, settings)
     steps = compile_strategy(plan.strategy)
-    record = new_record(loaded, target_key(plan, aws.region), clock)
+    record = new_record(loaded, target_key(plan, aws), clock)
+    aws.session_name = record.run_id  # what an assumed role's session is called
     if plan.target is None:
-        record.target_keys = target_keys(plan, aws.region)
+        record.target_keys = target_keys(plan, aws)
     store.create(record)
     observer: Observer = LiveProgress(len(steps)) if options.live else QuietObserver()
     if options.prompt:

@@ -56,7 +56,7 @@ class EcsAlbTarget:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "ecs", "cluster": self.spec.cluster, "region": self.aws.region,
+            "kind": "ecs", "cluster": self.spec.cluster, **self.aws.where,
             "listener": self.spec.listener, "rule": self.spec.rule,
             "test_listener": self.spec.test_listener, "test_rule": self.spec.test_rule,
             "stable_colour": self.live, "new_colour": self.idle,

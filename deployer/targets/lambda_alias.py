@@ -42,7 +42,7 @@ class LambdaAliasTarget:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "lambda", "function": self.spec.function, "alias": self.spec.alias,
-                "region": self.aws.region, "stable_version": self.stable,
+                **self.aws.where, "stable_version": self.stable,
                 "new_version": self.new,
                 "provisioned_concurrency": self.versions.state()}
 
