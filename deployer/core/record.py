@@ -191,6 +191,7 @@ class RunRecord:
             "hint": self.hint,
             "target": target,
             **({"targets": targets} if targets is not None else {}),
+            "locks": self.locks,  # what the run holds: each traffic resource's identity
             "weight": weight,
             "requested_weight": self.requested_weight,
             "time_scale": self.time_scale,
