@@ -185,3 +185,44 @@ def test_a_call_outside_the_policy_is_caught() -> None:
     policy = {"Statement": [{"Action": ["lambda:GetAlias"], "Resource": "arn:x:function:f"}]}
     assert covered(policy, "lambda:GetAlias", "arn:x:function:f")
     assert not covered(policy, "lambda:UpdateAlias", "arn:x:function:f")
+
+
+def test_targets_in_other_accounts_get_a_role_policy_and_a_trust_policy(
+        tmp_path: Path) -> None:
+    """SPEC §13: one policy per account — the runner's (assuming each target role) and,
+    per role, what deployer does there, each resource in its own region and account."""
+    from deployer.cli.iam_policy import role_policies
+
+    path = tmp_path / "regions.yaml"
+    path.write_text("""version: 1
+name: api
+region: us-east-1
+targets:
+  use1: {lambda: {function: api, alias: live, version: "3"}, alarms: [api-errors]}
+  euw1: {lambda: {function: api, alias: live, version: "4"}, region: eu-west-1,
+         role_arn: "arn:aws:iam::222233334444:role/deployer-target", external_id: ext-1,
+         alarms: [api-errors]}
+waves: [[use1], [euw1]]
+strategy: {canary: {weight: 10, bake: 5m}}
+checks: {alarms: [edge-5xx]}
+""")
+    plan = load_plan(str(path)).plan
+    runner = policy_for(plan, None)
+    by_sid = {s["Sid"]: s for s in runner["Statement"]}
+    assert by_sid["AssumeTargetRoles"]["Resource"] == \
+        "arn:aws:iam::222233334444:role/deployer-target"
+    assert by_sid["ShiftAliasWeights"]["Resource"][0] == "arn:aws:lambda:us-east-1:*:function:api"
+    assert by_sid["ReadAlarms"]["Resource"] == [
+        "arn:aws:cloudwatch:us-east-1:*:alarm:edge-5xx",
+        "arn:aws:cloudwatch:us-east-1:*:alarm:api-errors"]
+    roles = role_policies(plan, runner="arn:aws:iam::111122223333:role/ci")
+    (role, documents), = roles.items()
+    assert role == "arn:aws:iam::222233334444:role/deployer-target"
+    statements = {s["Sid"]: s for s in documents["policy"]["Statement"]}
+    assert statements["ShiftAliasWeights"]["Resource"][0] == \
+        "arn:aws:lambda:eu-west-1:222233334444:function:api"
+    assert statements["ReadAlarms"]["Resource"] == \
+        "arn:aws:cloudwatch:eu-west-1:222233334444:alarm:api-errors"
+    trust = documents["trust_policy"]["Statement"][0]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/ci"}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-1"}}

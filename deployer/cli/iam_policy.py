@@ -8,9 +8,12 @@ plan names it; the region is the plan's, else --region, else `*`.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from deployer.plan.model import EcsTarget, LambdaTarget, ReleasePlan
+from deployer.plan.model import EcsTarget, LambdaTarget, Leg, ReleasePlan, TargetSpec
+
+RUNNER_PLACEHOLDER = "arn:aws:iam::RUNNER_ACCOUNT_ID:root"
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
@@ -32,11 +35,20 @@ class _Scope:
     def _plan_arns(plan: ReleasePlan) -> list[str]:
         arns: list[str] = []
         for leg in plan.legs:
+            if leg.spec.role_arn:  # another account: not the runner's scope
+                continue
             if leg.spec.lambda_ and leg.spec.lambda_.function.startswith("arn:"):
                 arns.append(leg.spec.lambda_.function)
             if leg.spec.ecs:
                 arns.append(leg.spec.ecs.listener or leg.spec.ecs.rule or "")
         return [a for a in arns if a]
+
+    def at(self, spec: TargetSpec) -> _Scope:
+        """The scope of a target in its own region and, through a role, account."""
+        scope = copy.copy(self)
+        scope.region = spec.region or self.region
+        scope.account = spec.account or self.account
+        return scope
 
     def arn(self, service: str, resource: str, region: str | None = None) -> str:
         where = self.region if region is None else region
@@ -66,20 +78,22 @@ def _metric_statements(plan: ReleasePlan) -> list[dict[str, Any]]:
 
 def policy_for(plan: ReleasePlan, store_url: str | None = None,
                region: str | None = None) -> dict[str, Any]:
+    """The runner's policy: its own account's targets, the plan's alarms, hooks,
+    notifications and store, and sts:AssumeRole on each target role (SPEC §13)."""
     scope = _Scope(plan, region)
-    statements: list[dict[str, Any]] = []
-    for leg in plan.legs:  # a whole application: the union, each resource scoped
-        if leg.spec.lambda_ is not None:
-            statements += _lambda_statements(leg.spec.lambda_, scope)
-        else:
-            assert leg.spec.ecs is not None
-            statements += _ecs_statements(leg.spec.ecs, scope)
-    statements = _merged(statements)
-    if plan.all_alarms:
+    legs = [leg for leg in plan.legs if leg.spec.role_arn is None]
+    statements = _target_statements(legs, scope)
+    alarms = [(name, scope) for name in plan.checks.alarms] + \
+        [(name, scope.at(leg.spec)) for leg in legs for name in leg.alarms]
+    if alarms:
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
-            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
+            list(dict.fromkeys(where.arn("cloudwatch", f"alarm:{name}")
+                               for name, where in alarms))))
     statements += _metric_statements(plan)
+    roles = sorted({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    if roles:
+        statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     statements += _hooks_and_notify(plan, scope)
     if store_url and store_url.startswith("dynamodb://"):
         table = store_url.removeprefix("dynamodb://").strip("/")
@@ -87,6 +101,43 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
             "RunStore", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
                          "dynamodb:Scan"], [scope.arn("dynamodb", f"table/{table}")]))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _target_statements(legs: list[Leg], scope: _Scope) -> list[dict[str, Any]]:
+    """A whole application's targets: the union, each resource scoped to its place."""
+    statements: list[dict[str, Any]] = []
+    for leg in legs:
+        if leg.spec.lambda_ is not None:
+            statements += _lambda_statements(leg.spec.lambda_, scope.at(leg.spec))
+        else:
+            assert leg.spec.ecs is not None
+            statements += _ecs_statements(leg.spec.ecs, scope.at(leg.spec))
+    return _merged(statements)
+
+
+def role_policies(plan: ReleasePlan, region: str | None = None,
+                  runner: str | None = None) -> dict[str, dict[str, Any]]:
+    """Each target role's policy (what deployer does with it: the targets it reaches,
+    their own alarms, their metrics) and its trust policy naming the runner."""
+    scope = _Scope(plan, region)
+    roles: dict[str, dict[str, Any]] = {}
+    for role in dict.fromkeys(leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn):
+        legs = [leg for leg in plan.legs if leg.spec.role_arn == role]
+        statements = _target_statements(legs, scope)
+        alarms = [scope.at(leg.spec).arn("cloudwatch", f"alarm:{name}")
+                  for leg in legs for name in leg.alarms]
+        if alarms:
+            statements.append(_statement("ReadAlarms", ["cloudwatch:DescribeAlarms"],
+                                         list(dict.fromkeys(alarms))))
+        statements += _metric_statements(plan)
+        external = {leg.spec.external_id for leg in legs if leg.spec.external_id}
+        trust: dict[str, Any] = {"Effect": "Allow", "Principal": {
+            "AWS": runner or RUNNER_PLACEHOLDER}, "Action": "sts:AssumeRole"}
+        if external:
+            trust["Condition"] = {"StringEquals": {"sts:ExternalId": sorted(external)[0]}}
+        roles[role] = {"policy": {"Version": "2012-10-17", "Statement": statements},
+                       "trust_policy": {"Version": "2012-10-17", "Statement": [trust]}}
+    return roles
 
 
 def _hooks_and_notify(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:

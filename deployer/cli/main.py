@@ -298,12 +298,24 @@ Example:
 @click.option("--engine", type=click.Choice(["local", "stepfunctions"]), default="local",
               show_default=True, help="stepfunctions: the state machine's role policy and "
                                       "the caller's, as one JSON object.")
+@click.option("--runner", metavar="ARN", default=None,
+              help="The IAM principal deployer runs as, named in each target role's trust "
+                   "policy (targets with role_arn); default: a placeholder for its account.")
 @common_options
-def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str) -> int:
-    """Print the least-privilege IAM policy a rollout of PLAN needs (offline)."""
+def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str,
+               runner: str | None) -> int:
+    """Print the least-privilege IAM policy a rollout of PLAN needs (offline). With
+    targets in other accounts (role_arn): the runner's policy and, per target role,
+    its policy and trust policy."""
     import json
 
-    from deployer.cli.iam_policy import caller_policy, machine_role_policy, policy_for
+    from deployer.cli.iam_policy import (
+        RUNNER_PLACEHOLDER,
+        caller_policy,
+        machine_role_policy,
+        policy_for,
+        role_policies,
+    )
     from deployer.plan.loader import load_plan
 
     options = settings()
@@ -318,7 +330,15 @@ def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str) -> int:
             "state_machine_role": machine_role_policy(loaded.plan, table, options.region),
             "caller": caller_policy(loaded.plan, table, options.region)}, indent=2))
         return ExitCode.SUCCEEDED
-    click.echo(json.dumps(policy_for(loaded.plan, options.store, options.region), indent=2))
+    policy = policy_for(loaded.plan, options.store, options.region)
+    roles = role_policies(loaded.plan, options.region, runner)
+    if not roles:
+        click.echo(json.dumps(policy, indent=2))
+        return ExitCode.SUCCEEDED
+    if runner is None:
+        click.echo(f"note: each trust policy names {RUNNER_PLACEHOLDER}: put the runner's "
+                   "account there, or pass --runner ARN", err=True)
+    click.echo(json.dumps({"runner": policy, "roles": roles}, indent=2))
     return ExitCode.SUCCEEDED
 
 
