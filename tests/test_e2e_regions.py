@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from deployer.demo.world import LambdaWorld, create_lambda_world
 from tests.e2e import Cli, finish, wait_until
@@ -92,3 +96,40 @@ def test_an_alarm_in_the_last_region_rolls_every_region_back(endpoint: str, tmp_
     assert all(w.alias_state() == (w.stable, {}) for w in worlds.values())
     reason = cli.report_document()["reason"]
     assert f"alarm {name}-errors @ 222233334444:ap-southeast-2 is in ALARM" in reason
+
+
+@pytest.fixture
+def denied_role() -> Iterator[str]:
+    """A role whose trust policy does not name the runner: the local AWS assumes any
+    role, so its STS is patched in this process (which hosts the server) to answer
+    AccessDenied for this one, as AWS does."""
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    role = "arn:aws:iam::222233334444:role/not-trusting-the-runner"
+    original = STSBackend.assume_role
+
+    def assume_role(self: STSBackend, **kwargs: Any) -> Any:
+        if kwargs.get("role_arn") == role:
+            raise STSClientError("AccessDenied", "User: arn:aws:iam::123456789012:user/ci is "
+                                 f"not authorized to perform: sts:AssumeRole on resource: {role}")
+        return original(self, **kwargs)
+
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+    yield role
+    STSBackend.assume_role = original  # type: ignore[method-assign]
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\)")  # moto's own, harmless
+def test_a_role_that_cannot_be_assumed_refuses_the_run_naming_it(
+        endpoint: str, tmp_path: Path, cli: Cli, denied_role: str) -> None:
+    name, worlds = fleet(endpoint)
+    path = plan(tmp_path, name, worlds, "1m")
+    Path(path).write_text(Path(path).read_text().replace(OTHER, denied_role))
+    code, _, err = finish(cli.rollout(path, scale="60"))
+    assert code == 5, err
+    report = cli.report_document()
+    assert report["outcome"] == "refused"
+    assert f"target aps2: cannot assume {denied_role}: AccessDenied" in report["reason"]
+    assert "trust policy" in (report["hint"] or "")
+    assert all(w.alias_state() == (w.stable, {}) for w in worlds.values())  # nothing moved

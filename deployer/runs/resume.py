@@ -44,6 +44,7 @@ def resume_run(store: Store, run_id: str, settings: Settings, by: str, *, force:
     plan = loaded.plan
     clock = RealClock(record.time_scale)
     aws = aws_context(settings, plan.region, record.target.get("region"))
+    aws.session_name = run_id  # a target role's session is named after the run, as before
     steps = compile_strategy(plan.strategy)
     observer: Observer = LiveProgress(len(steps)) if live else QuietObserver()
     parts = build_parts(plan, aws, clock, store, observer, record)
