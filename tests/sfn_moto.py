@@ -27,6 +27,10 @@ in this test process (which hosts the server):
    (`$a / $b … $c / $d`) as a regex literal and skips the references inside, so a
    `$states.input` there is left unbound; AWS parses the expression. Regex literals
    are dropped from that scan (deployer's expressions have none).
+9. A Task's `Credentials` (`RoleArn`): moto parses it but makes every call with its own
+   fixed keys, in its default account; AWS makes the call as that role, in its account.
+   The role is assumed at the server (which maps assumed-role credentials to the role's
+   account) and the call made with its credentials.
 
 Not patched, because the definition does not depend on it: a Parallel or Map branch
 that fails with a `States.*` error (a task's States.Timeout) ends a moto execution
@@ -58,6 +62,35 @@ def patch_interpreter() -> None:
     _send_task_failure_cause()
     _timestamps()
     _jsonata()
+    _credentials()
+
+
+def _credentials() -> None:
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk,
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client as module
+
+    original = module.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role = getattr(state_credentials, "role_arn", None)
+        if not role:
+            return original(region, service, state_credentials)
+        sts = original(region, "sts")
+        found = sts.assume_role(RoleArn=role, RoleSessionName="states")["Credentials"]
+        return boto3.client(  # type: ignore[call-overload]
+            service, region_name=region,
+            endpoint_url=f"http://localhost:{os.environ['MOTO_PORT']}",
+            aws_access_key_id=found["AccessKeyId"],
+            aws_secret_access_key=found["SecretAccessKey"],
+            aws_session_token=found["SessionToken"],
+            config=Config(parameter_validation=False, retries={"total_max_attempts": 1}))
+
+    module.boto_client_for = boto_client_for
+    sdk.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 def _jsonata() -> None:

@@ -690,3 +690,45 @@ checks: {{poll_every: 1s}}
     assert web.weights() == {"blue": 100, "green": 0}  # never moved, written as it was
     assert web.weights(web.test_listener) == {"blue": 100, "green": 0}
     assert web.service("green")["desiredCount"] == 0
+
+
+def test_a_target_in_another_account_is_written_and_watched_with_its_role(
+        endpoint: str, tmp_path: Path, cli: Cli) -> None:
+    """SPEC §13 on this engine: the other account's target is reached with the Task's
+    Credentials (its role), its own alarm read with that role too; an alarm there rolls
+    back both accounts' targets."""
+    role = "arn:aws:iam::222233334444:role/deployer-target"
+    name = next(NAMES)
+    here = create_lambda_world(endpoint, function=name, alarms=(f"{name}-errors",))
+    there = create_lambda_world(endpoint, function=name, alarms=(f"{name}-errors",),
+                                role_arn=role)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"""version: 1
+name: {name}
+targets:
+  here: {{lambda: {{function: {name}, alias: live, version: "{here.new}"}},
+         alarms: [{name}-errors]}}
+  there: {{lambda: {{function: {name}, alias: live, version: "{there.new}"}},
+          role_arn: "{role}", alarms: [{name}-errors]}}
+waves: [[here], [there]]
+strategy: {{canary: {{weight: 10, bake: 2m}}}}
+checks: {{poll_every: 1s}}
+""")
+    run_id = start(cli, str(path))
+    wait_until(lambda: there.alias_state()[1] != {} or here.alias_state()[1] != {}, 60)
+    assert cli.run("promote", run_id).returncode == 0  # wave 1's bake, cut short
+    wait_until(lambda: there.alias_state() == (there.stable, {there.new: 0.1}), 60)
+    assert here.alias_state() == (here.new, {})
+    there.set_alarm(f"{name}-errors", "ALARM")  # in the other account only
+    code, document = follow(cli, run_id)
+    assert code == 3, document
+    assert here.alias_state() == (here.stable, {}) and there.alias_state() == (there.stable, {})
+    assert "ALARM" in document["reason"]
+    used = history_events(endpoint, document["engine"]["execution_arn"])
+    assert 0 < used <= worst_case(load_plan(str(path)).plan).events
+    # The machine's role assumes the target's; it gets no rights of its own there.
+    from deployer.cli.iam_policy import machine_role_policy
+
+    statements = machine_role_policy(load_plan(str(path)).plan, TABLE)["Statement"]
+    assumed = [s for s in statements if s["Action"] == ["sts:AssumeRole"]]
+    assert assumed and assumed[0]["Resource"] == role

@@ -560,3 +560,45 @@ def test_the_muting_expression_mutes_until_seen_ok_as_the_local_engine_does() ->
     composite = evaluate_seen({"composites": ["c"], "compositeStates": ["ALARM"]}, [])
     assert composite["seen"] | {"now": None} == {"alarm": True, "composite": False,
                                                   "nodata": False, "count": 1, "now": None}
+
+
+def test_targets_elsewhere_on_the_engine(tmp_path: Path) -> None:
+    """SPEC §13: another region than the machine's is refused (its aws-sdk tasks call
+    their own region only); another account is reached with the leg's role, every Task
+    of its program with Credentials, its own alarms read with that role."""
+    role = "arn:aws:iam::222233334444:role/deployer-target"
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(f"""version: 1
+name: api
+region: us-east-1
+targets:
+  use1: {{lambda: {{function: api, alias: live, version: "3"}}, alarms: [api-errors]}}
+  other: {{lambda: {{function: api, alias: live, version: "4"}}, role_arn: "{role}",
+          alarms: [api-errors]}}
+  euw1: {{lambda: {{function: api, alias: live, version: "5"}}, region: eu-west-1}}
+waves: [[use1], [other], [euw1]]
+strategy: {{canary: {{weight: 10, bake: 5m}}}}
+checks: {{alarms: [edge-5xx], metrics: {{error_rate: {{max: 2%}}}}}}
+""")
+    problems = engine_problems(load_plan(str(path)).plan)
+    assert [p.split(":")[0] for p in problems] == ["targets.euw1.region", "checks.metrics"]
+    assert "runs in us-east-1" in problems[0] and "other" in problems[1]
+    path.write_text(path.read_text().replace(", region: eu-west-1", "")
+                    .replace(", metrics: {error_rate: {max: 2%}}", ""))
+    plan = load_plan(str(path)).plan
+    assert engine_problems(plan) == []
+    definition = compile_plan(plan, "runs")
+    states = dict(every_state(definition))
+    assumed = [name for name, state in states.items() if "Credentials" in state]
+    assert assumed and all(states[n]["Type"] == "Task" for n in assumed)
+    assert all(states[n]["Credentials"] == {"RoleArn.$": "$.leg.role"}
+               for n in assumed if not n.endswith(("PollAs0",)))
+    poll = states["BakePollAs0"]
+    assert poll["Credentials"] == {"RoleArn": role}
+    assert poll["Parameters"]["AlarmNames"] == ["api-errors"]
+    assert states["BakePoll"]["Parameters"]["AlarmNames"] == ["edge-5xx", "api-errors"]
+    for expression in jsonata_expressions(definition):
+        lint(expression)
+    assert worst_case(plan).events > worst_case(load_plan(str(path)).plan.model_copy(
+        update={"targets": {k: v.model_copy(update={"role_arn": None})
+                            for k, v in (plan.targets or {}).items()}})).events

@@ -243,6 +243,8 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
     scope = _Scope(plan, region)
     statements: list[dict[str, Any]] = []
     for leg in plan.legs:
+        if leg.spec.role_arn:  # another account: the machine calls it as that role
+            continue
         if leg.spec.lambda_ is not None:
             statements.append(_statement("ShiftAliasWeights",
                                          ["lambda:GetAlias", "lambda:UpdateAlias"],
@@ -278,10 +280,15 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
                 [scope.arn("ecs", f"service/{cluster}/{ecs.service}"),
                  scope.arn("ecs", f"task-set/{cluster}/{ecs.service}/*")]))
     statements = _merged(statements)
-    if plan.all_alarms:  # a plan that watches nothing makes no DescribeAlarms call
+    own = list(dict.fromkeys([*plan.checks.alarms, *(
+        name for leg in plan.legs if not leg.spec.role_arn for name in leg.alarms)]))
+    if own:  # a plan that watches nothing makes no DescribeAlarms call
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
-            [scope.arn("cloudwatch", f"alarm:{name}") for name in plan.all_alarms]))
+            [scope.arn("cloudwatch", f"alarm:{name}") for name in own]))
+    roles = sorted({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    if roles:  # a Task's Credentials: the execution role assumes the target's role
+        statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     statements += _metric_statements(plan)
     statements += _hooks_and_notify(plan, scope)
     statements.append(_statement("RunRecord", ["dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -259,7 +259,7 @@ def export(plan_path: str, overrides: tuple[str, ...], engine: str, out: str | N
 
     options = settings()
     loaded = load_plan(plan_path, overrides)
-    check_plan_for_engine(loaded.plan, loaded.path)
+    check_plan_for_engine(loaded.plan, loaded.path, options.region)
     table = table_for_export(options)
     document = {"definition": compile_plan(loaded.plan, table),
                 "role_policy": machine_role_policy(loaded.plan, table, options.region)}
@@ -324,7 +324,7 @@ def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str,
         from deployer.runs.on_stepfunctions import table_for_export
         from deployer.stepfunctions.validate import check_plan_for_engine
 
-        check_plan_for_engine(loaded.plan, loaded.path)
+        check_plan_for_engine(loaded.plan, loaded.path, options.region)
         table = table_for_export(options)
         click.echo(json.dumps({
             "state_machine_role": machine_role_policy(loaded.plan, table, options.region),

@@ -84,11 +84,11 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
                            options: MachineOptions) -> RunRecord:
     """Prepare, start the execution, return the record (not waiting for the outcome)."""
     plan = loaded.plan
-    check_plan_for_engine(plan, loaded.path)
     table = store_table(settings)
-    definition = compile_plan(plan, table)
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
+    check_plan_for_engine(plan, loaded.path, aws.region)
+    definition = compile_plan(plan, table)
     store = open_store(settings.store, settings)
     record = new_record(loaded, target_key(plan, aws), clock)
     aws.session_name = record.run_id

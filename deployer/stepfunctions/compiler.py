@@ -43,7 +43,14 @@ from deployer.stepfunctions.asl import (
     sdk_task,
     update_record,
 )
-from deployer.stepfunctions.legs import leg_kinds, leg_program, only, prefixed, retire_program
+from deployer.stepfunctions.legs import (
+    leg_kinds,
+    leg_program,
+    only,
+    prefixed,
+    retire_program,
+    with_roles,
+)
 from deployer.stepfunctions.table import Entry, build_table
 
 MAP_CONCURRENCY = 16
@@ -62,6 +69,18 @@ class _Compiler:
         self.table = table
         self.entries = entries
         self.alarms = plan.all_alarms
+        # Alarms by account (SPEC §13): the machine's own (the plan's and its targets'),
+        # then each target role's, read with that role (a Task's Credentials).
+        roles = list(dict.fromkeys(leg.spec.role_arn for leg in plan.legs
+                                   if leg.spec.role_arn))
+        self.own_alarms = list(dict.fromkeys(
+            [*plan.checks.alarms, *(a for leg in plan.legs if not leg.spec.role_arn
+                                    for a in leg.alarms)]))
+        self.role_alarms = [(role, list(dict.fromkeys(
+            a for leg in plan.legs if leg.spec.role_arn == role for a in leg.alarms)))
+            for role in roles]
+        self.role_alarms = [(role, names) for role, names in self.role_alarms if names]
+        self.alarm_count = len(self.own_alarms) + sum(len(n) for _, n in self.role_alarms)
         self.muting = bool(self.alarms) and \
             plan.checks.already_firing is AlreadyFiring.IGNORE
         self.kinds = leg_kinds(plan.legs)
@@ -187,7 +206,10 @@ class _Compiler:
         return last + 1
 
     def _program(self, program: dict[str, Any], prefix: str) -> dict[str, Any]:
-        named = prefixed(only(program, self.kinds), prefix)
+        program = only(program, self.kinds)
+        if any(leg.spec.role_arn for leg in self.plan.legs):
+            program = with_roles(program)
+        named = prefixed(program, prefix)
         return {**named, "States": _reachable(named["StartAt"], named["States"])}
 
     def _legs_map(self, items: str, mode: str, route: str, next_state: str, prefix: str
@@ -334,19 +356,20 @@ class _Compiler:
         `caught`: an AWS error goes to the rollback branch (else it fails the branch the
         poll runs in, whose Parallel catches it)."""
         on_error = "Rollback" if caught else None
-        poll = sdk_task("cloudwatch", "describeAlarms", {
-            "AlarmNames": self.alarms, "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
-            "MaxRecords": 100,
-        }, next_state=f"{prefix}Seen", on_error=on_error, result_path="$.poll", result_selector={
-            "names.$": "$.MetricAlarms[*].AlarmName",
-            "states.$": "$.MetricAlarms[*].StateValue",
-            "composites.$": "$.CompositeAlarms[*].AlarmName",
-            "compositeStates.$": "$.CompositeAlarms[*].StateValue",
-        })
-        if not self.alarms:  # a plan that watches nothing: AlarmNames [] would read them all
+        poll = self._describe_alarms(self.own_alarms, "$.poll", f"{prefix}Seen", on_error)
+        if not self.own_alarms:  # none of its own: AlarmNames [] would read them all
             poll = {"Type": "Pass", "ResultPath": "$.poll", "Next": f"{prefix}Seen",
                     "Result": {"names": [], "states": [], "composites": [],
                                "compositeStates": []}}
+        others: dict[str, State] = {}
+        for index, (role, names) in enumerate(self.role_alarms):
+            later = f"{prefix}PollAs{index + 1}" if index + 1 < len(self.role_alarms) \
+                else poll["Next"]
+            others[f"{prefix}PollAs{index}"] = {
+                **self._describe_alarms(names, f"$.pollAs{index}", later, on_error),
+                "Credentials": {"RoleArn": role}}
+        if others:
+            poll = {**poll, "Next": f"{prefix}PollAs0"}
         judge = f"{prefix}Judge"
         measured: dict[str, State] = {}
         if self.analysis:  # read and judge the versions, note it in the record, then judge
@@ -354,8 +377,12 @@ class _Compiler:
             measured = {**measure_states(self.plan.checks, prefix, f"{prefix}Note", on_error),
                         f"{prefix}Note": self._analysis_note(judge, on_error)}
             judge = measure
-        if self.muting:
-            return {**self._muting_poll_states(prefix, poll, on_error, judge), **measured}
+        if self.muting or others:  # one JSONata state judges every account's alarms
+            states = self._muting_poll_states(prefix, poll, on_error, judge)
+            if others:  # Poll -> PollAs0 -> ... -> Requests
+                others[list(others)[-1]]["Next"] = states[f"{prefix}Poll"]["Next"]
+                states[f"{prefix}Poll"]["Next"] = f"{prefix}PollAs0"
+            return {**states, **others, **measured}
         requests = self._requests(judge, on_error)
         seen: State = {"Type": "Pass", "ResultPath": "$.seen", "Next": f"{prefix}Requests",
                        "Parameters": {
@@ -367,6 +394,19 @@ class _Compiler:
                            "now.$": "$$.State.EnteredTime"}}
         return {f"{prefix}Poll": poll, f"{prefix}Seen": seen, f"{prefix}Requests": requests,
                 **measured}
+
+    @staticmethod
+    def _describe_alarms(names: list[str], path: str, next_state: str,
+                         on_error: str | None) -> State:
+        return sdk_task("cloudwatch", "describeAlarms", {
+            "AlarmNames": names, "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
+            "MaxRecords": 100,
+        }, next_state=next_state, on_error=on_error, result_path=path, result_selector={
+            "names.$": "$.MetricAlarms[*].AlarmName",
+            "states.$": "$.MetricAlarms[*].StateValue",
+            "composites.$": "$.CompositeAlarms[*].AlarmName",
+            "compositeStates.$": "$.CompositeAlarms[*].StateValue",
+        })
 
     def _analysis_note(self, next_state: str, on_error: str | None) -> State:
         """The poll's verdicts and numbers into the record (`analysis`, `inconclusive`),
@@ -388,7 +428,8 @@ class _Compiler:
         computes (JSONata) judges the unmuted alarms and says who is no longer muted."""
         poll = {**poll, "Next": f"{prefix}Requests"}
         requests = self._requests(f"{prefix}Seen", on_error)
-        seen: State = {"Type": "Pass", "QueryLanguage": "JSONata", "Output": MUTED_SEEN,
+        seen: State = {"Type": "Pass", "QueryLanguage": "JSONata",
+                       "Output": seen_expression(len(self.role_alarms)),
                        "Next": f"{prefix}Muting"}
         muting: State = {"Type": "Choice", "Choices": [
             {"Variable": "$.mute.changed", "BooleanEquals": True, "Next": f"{prefix}Unmute"}],
@@ -424,7 +465,7 @@ class _Compiler:
             {"Or": [{"Variable": "$.seen.alarm", "BooleanEquals": True},
                     {"Variable": "$.seen.composite", "BooleanEquals": True}],
              "Next": f"{prefix}Alarm"},
-            {"Variable": "$.seen.count", "NumericLessThan": len(self.alarms),
+            {"Variable": "$.seen.count", "NumericLessThan": self.alarm_count,
              "Next": f"{prefix}Missing"},
         ]
         if self.plan.checks.insufficient_data is InsufficientData.FAIL:
@@ -469,7 +510,7 @@ class _Compiler:
                   "States.JsonToString($.poll.states), States.JsonToString($.poll.composites), "
                   "States.JsonToString($.poll.compositeStates))")
         missing = ("States.Format('an alarm cannot be read: asked for {} alarms, AWS returned "
-                   "{} ({} {})', " + str(len(self.alarms)) + ", $.seen.count, "
+                   "{} ({} {})', " + str(self.alarm_count) + ", $.seen.count, "
                    "States.JsonToString($.poll.names), States.JsonToString($.poll.composites))")
         nodata = ("States.Format('an alarm has INSUFFICIENT_DATA and checks.insufficient_data "
                   "is fail (alarms {} read {})', States.JsonToString($.poll.names), "
@@ -737,11 +778,21 @@ class _Compiler:
 # no `?:`). Muted: the record's sf_muted once written, else the input's run.muted. An
 # alarm seen OK is muted no more; the rest of the muted stay muted. `seen` has the fields
 # the JSONPath poll gives (alarm, composite, nodata, count, now) over unmuted alarms.
-MUTED_SEEN = """{% (
+def seen_expression(others: int) -> str:
+    """The poll's verdict over the machine's alarms (`$.poll`) and each target role's
+    (`$.pollAs0`, ...), with muted ones left out (JSONata 2.0.6, as Step Functions runs
+    it: no `??`, no `?:`). Muted: the record's sf_muted once written, else the input's
+    run.muted. An alarm seen OK is muted no more; the rest stay muted. `seen` has the
+    fields the JSONPath poll gives (alarm, composite, nodata, count, now)."""
+    polls = ", ".join(["$in.poll", *(f"$in.pollAs{i}" for i in range(others))])
+    return """{% (
   $in := $states.input;
-  $names := $append($append([], $in.poll.names), $append([], $in.poll.composites));
-  $values := $append($append([], $in.poll.states), $append([], $in.poll.compositeStates));
-  $pairs := $map($names, function($n, $i) { {"n": $n, "s": $values[$i]} });
+  $now := $states.context.State.EnteredTime;
+  $pairs := $reduce([""" + polls + """], function($acc, $p) {(
+    $n := $append($append([], $p.names), $append([], $p.composites));
+    $v := $append($append([], $p.states), $append([], $p.compositeStates));
+    $append($acc, $map($n, function($x, $i) { {"n": $x, "s": $v[$i]} }))
+  )}, []);
   $recorded := $in.req.Item.sf_muted;
   $muted := $exists($recorded) ? $append([], $recorded.L.S) : $append([], $in.run.muted);
   $ok := $append([], $pairs[s = "OK"].n);
@@ -749,12 +800,16 @@ MUTED_SEEN = """{% (
   $active := $append([], $pairs[$not(n in $still)]);
   $merge([$in, {
     "seen": {"alarm": "ALARM" in $active.s, "composite": false,
-             "nodata": "INSUFFICIENT_DATA" in $active.s, "count": $count($names),
-             "now": $states.context.State.EnteredTime},
+             "nodata": "INSUFFICIENT_DATA" in $active.s, "count": $count($pairs),
+             "now": $now},
     "mute": {"changed": $count($still) != $count($muted),
              "items": $append([], $map($still, function($m) { {"S": $m} }))}
   }])
 ) %}"""
+
+
+MUTED_SEEN = seen_expression(0)
+
 
 def _reachable(start: str, states: dict[str, State]) -> dict[str, State]:
     """Only the states a run can enter (AWS refuses a definition with others): the

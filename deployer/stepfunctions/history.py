@@ -57,6 +57,8 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
         total = total + (TASK + STEP) * (2 + gates)
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
+    if any(leg.spec.role_arn for leg in plan.legs):  # each leg's program picks its account
+        total = total + STEP * _leg_runs(entries, sizes)
     if _muting(plan):  # each alarm is unmuted once, at most: one record update each
         total = total + (TASK + STEP) * len(plan.all_alarms)
     # A promote --full adds one shift; a rollback at the very end restores every target
@@ -75,9 +77,12 @@ def _muting(plan: ReleasePlan) -> bool:
 
 
 def _poll(plan: ReleasePlan) -> Tally:
-    """One poll; with muted alarms the judging is one state longer (the muting Choice);
+    """One poll; with muted alarms the judging is one state longer (the muting Choice),
+    as it is with alarms in other accounts, each account's read one Task more;
     analysis adds its GetMetricData (which judges in its Output) and the record's note."""
-    poll = POLL + STEP if _muting(plan) else POLL
+    others = len({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn and leg.alarms})
+    poll = POLL + STEP if _muting(plan) or others else POLL
+    poll = poll + TASK * others
     return poll + TASK * 2 if plan.checks.metrics is not None else poll
 
 
@@ -97,6 +102,14 @@ def _judged_end(entry: Entry, plan: ReleasePlan, poll: float) -> Tally:
     if policy is OnInconclusive.APPROVE:
         return STEP + TASK + _gate(plan, entry.timeout, poll)
     return STEP + TASK + STEP
+
+
+def _leg_runs(entries: list[Entry], sizes: list[int]) -> int:
+    """How many times a target's program runs, at most: twice per shift and once per
+    wave check and retire, and the rollback's and a promote --full's."""
+    runs = sum(sizes[e.wave] * (2 if e.kind == "shift" else 1) for e in entries
+               if e.kind in ("shift", "wave")) + sum(sizes) * 2
+    return runs + max(sizes) * 2
 
 
 def _legs(count: int) -> Tally:

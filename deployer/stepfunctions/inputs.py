@@ -109,9 +109,14 @@ def leg_input(name: str, described: dict[str, Any], plan: ReleasePlan,
               test_actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     weights = shift_weights(compile_strategy(plan.strategy))
     if described["kind"] == "lambda":
-        return lambda_leg(name, described, weights)
-    assert actions is not None
-    return elb_leg(name, described, actions, weights, test_actions)
+        leg = lambda_leg(name, described, weights)
+    else:
+        assert actions is not None
+        leg = elb_leg(name, described, actions, weights, test_actions)
+    spec = next(entry.spec for entry in plan.legs if entry.name == name)
+    if spec.role_arn:  # another account: every call about it made with this role
+        leg["role"] = spec.role_arn
+    return leg
 
 
 def production_actions(described: dict[str, Any], aws: Any) -> list[dict[str, Any]]:

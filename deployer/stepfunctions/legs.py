@@ -38,6 +38,20 @@ def prefixed(program: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {"StartAt": name(program["StartAt"]), "States": states}
 
 
+def with_roles(program: dict[str, Any]) -> dict[str, Any]:
+    """`program` twice: as it is, and with every Task made with the leg's role
+    (`Credentials`: another account, SPEC §13); a Choice picks by `$.leg.role`."""
+    assumed = prefixed(program, "As")
+    for state in assumed["States"].values():
+        if state["Type"] == "Task":
+            state["Credentials"] = {"RoleArn.$": "$.leg.role"}
+    return {"StartAt": "Whose", "States": {
+        "Whose": {"Type": "Choice", "Choices": [
+            {"Variable": "$.leg.role", "IsPresent": True, "Next": assumed["StartAt"]}],
+            "Default": program["StartAt"]},
+        **program["States"], **assumed["States"]}}
+
+
 def leg_kinds(legs: list[Any]) -> set[str]:
     """What the plan's targets are: lambda, listener or rule; services or task_sets."""
     kinds: set[str] = set()

@@ -6,6 +6,7 @@ more series or datapoints than one GetMetricData answer holds)."""
 from __future__ import annotations
 
 import math
+import os
 
 from deployer.errors import PlanError
 from deployer.plan.durations import format_duration
@@ -20,9 +21,21 @@ from deployer.stepfunctions.history import (
 MAX_ALARMS = 100  # one DescribeAlarms call per poll
 
 
-def engine_problems(plan: ReleasePlan) -> list[str]:
+def engine_problems(plan: ReleasePlan, region: str | None = None) -> list[str]:
+    """`region`: the state machine's (the plan's, else --region or the environment's);
+    a target elsewhere is refused, Step Functions' aws-sdk tasks calling only their own
+    region (SPEC §13)."""
     problems: list[str] = []
     engine = "the stepfunctions engine"
+    machine = plan.region or region or os.environ.get("AWS_REGION") \
+        or os.environ.get("AWS_DEFAULT_REGION")
+    for leg in plan.legs:
+        where = "target" if plan.target is not None else f"targets.{leg.name}"
+        if leg.spec.region and machine and leg.spec.region != machine:
+            problems.append(f"{where}.region: {engine} runs in {machine} and its AWS calls "
+                            f"reach only that region, not {leg.spec.region}: release "
+                            f"{leg.name} with a plan (or machine) of its own region, or use "
+                            f"--engine local")
     for stage in ("before_traffic", "after_traffic"):
         for index, hook in enumerate(getattr(plan.hooks, stage)):
             if hook.kind != "lambda":
@@ -31,6 +44,14 @@ def engine_problems(plan: ReleasePlan) -> list[str]:
                                 f"task here); make it a Lambda function, or use --engine local")
     if plan.checks.metrics is not None:
         problems += _analysis_problems(plan, engine)
+        others = [leg.name for leg in plan.legs if leg.spec.role_arn]
+        if others:
+            problems.append(f"checks.metrics: {engine} reads version metrics in its own "
+                            f"account only, and {', '.join(others)} "
+                            f"{'is' if len(others) == 1 else 'are'} in another (role_arn): "
+                            f"watch {'it' if len(others) == 1 else 'them'} with alarms of "
+                            f"{'its' if len(others) == 1 else 'their'} own, or use "
+                            f"--engine local")
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
@@ -68,7 +89,7 @@ def _history_problems(plan: ReleasePlan) -> list[str]:
             f"above Step Functions' {HISTORY_LIMIT:,}; {advice}"]
 
 
-def check_plan_for_engine(plan: ReleasePlan, path: str) -> None:
-    problems = engine_problems(plan)
+def check_plan_for_engine(plan: ReleasePlan, path: str, region: str | None = None) -> None:
+    problems = engine_problems(plan, region)
     if problems:
         raise PlanError([f"{path}: {problem}" for problem in problems])
