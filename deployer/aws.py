@@ -166,15 +166,20 @@ class AwsContext:
 
     def _placed(self, region: str | None, role_arn: str | None,
                 external_id: str | None) -> AwsContext:
+        import botocore.session
+
         clone = copy.copy(self)
         clone._clients, clone._places, clone._account, clone._role_account = {}, {}, None, None
+        core = botocore.session.get_session()
+        # The service models this process has read already: every place shares them.
+        core.register_component("data_loader",
+                                self.session._session.get_component("data_loader"))
         if role_arn is None:
-            clone.session = boto3.Session(region_name=region, profile_name=self.profile)
+            core._credentials = self.session._session.get_credentials()  # type: ignore[attr-defined]
+            clone.session = boto3.Session(botocore_session=core, region_name=region)
             return clone
-        import botocore.session
         from botocore.credentials import DeferredRefreshableCredentials
 
-        core = botocore.session.get_session()
         core._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
             refresh_using=self._assumer(role_arn, external_id), method="sts-assume-role")
         clone.session = boto3.Session(botocore_session=core, region_name=region)
