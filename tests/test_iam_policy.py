@@ -215,7 +215,7 @@ checks: {alarms: [edge-5xx]}
     assert by_sid["ReadAlarms"]["Resource"] == [
         "arn:aws:cloudwatch:us-east-1:*:alarm:edge-5xx",
         "arn:aws:cloudwatch:us-east-1:*:alarm:api-errors"]
-    roles = role_policies(plan, runner="arn:aws:iam::111122223333:role/ci")
+    roles = role_policies(plan, runners=["arn:aws:iam::111122223333:role/ci"])
     (role, documents), = roles.items()
     assert role == "arn:aws:iam::222233334444:role/deployer-target"
     statements = {s["Sid"]: s for s in documents["policy"]["Statement"]}

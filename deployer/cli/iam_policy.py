@@ -116,7 +116,7 @@ def _target_statements(legs: list[Leg], scope: _Scope) -> list[dict[str, Any]]:
 
 
 def role_policies(plan: ReleasePlan, region: str | None = None,
-                  runner: str | None = None) -> dict[str, dict[str, Any]]:
+                  runners: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Each target role's policy (what deployer does with it: the targets it reaches,
     their own alarms, their metrics) and its trust policy naming the runner."""
     scope = _Scope(plan, region)
@@ -131,8 +131,10 @@ def role_policies(plan: ReleasePlan, region: str | None = None,
                                          list(dict.fromkeys(alarms))))
         statements += _metric_statements(plan)
         external = {leg.spec.external_id for leg in legs if leg.spec.external_id}
+        principals = runners or [RUNNER_PLACEHOLDER]
         trust: dict[str, Any] = {"Effect": "Allow", "Principal": {
-            "AWS": runner or RUNNER_PLACEHOLDER}, "Action": "sts:AssumeRole"}
+            "AWS": principals if len(principals) > 1 else principals[0]},
+            "Action": "sts:AssumeRole"}
         if external:
             trust["Condition"] = {"StringEquals": {"sts:ExternalId": sorted(external)[0]}}
         roles[role] = {"policy": {"Version": "2012-10-17", "Statement": statements},

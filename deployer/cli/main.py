@@ -298,12 +298,14 @@ Example:
 @click.option("--engine", type=click.Choice(["local", "stepfunctions"]), default="local",
               show_default=True, help="stepfunctions: the state machine's role policy and "
                                       "the caller's, as one JSON object.")
-@click.option("--runner", metavar="ARN", default=None,
-              help="The IAM principal deployer runs as, named in each target role's trust "
-                   "policy (targets with role_arn); default: a placeholder for its account.")
+@click.option("--runner", "runners", metavar="ARN", multiple=True,
+              help="An IAM principal deployer runs as (the CI role; with --engine "
+                   "stepfunctions also the state machine's role), named in each target "
+                   "role's trust policy (targets with role_arn). Repeatable; default: a "
+                   "placeholder for the runner's account.")
 @common_options
 def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str,
-               runner: str | None) -> int:
+               runners: tuple[str, ...]) -> int:
     """Print the least-privilege IAM policy a rollout of PLAN needs (offline). With
     targets in other accounts (role_arn): the runner's policy and, per target role,
     its policy and trust policy."""
@@ -326,16 +328,18 @@ def iam_policy(plan_path: str, overrides: tuple[str, ...], engine: str,
 
         check_plan_for_engine(loaded.plan, loaded.path, options.region)
         table = table_for_export(options)
+        roles = role_policies(loaded.plan, options.region, list(runners))
         click.echo(json.dumps({
             "state_machine_role": machine_role_policy(loaded.plan, table, options.region),
-            "caller": caller_policy(loaded.plan, table, options.region)}, indent=2))
+            "caller": caller_policy(loaded.plan, table, options.region),
+            **({"roles": roles} if roles else {})}, indent=2))
         return ExitCode.SUCCEEDED
     policy = policy_for(loaded.plan, options.store, options.region)
-    roles = role_policies(loaded.plan, options.region, runner)
+    roles = role_policies(loaded.plan, options.region, list(runners))
     if not roles:
         click.echo(json.dumps(policy, indent=2))
         return ExitCode.SUCCEEDED
-    if runner is None:
+    if not runners:
         click.echo(f"note: each trust policy names {RUNNER_PLACEHOLDER}: put the runner's "
                    "account there, or pass --runner ARN", err=True)
     click.echo(json.dumps({"runner": policy, "roles": roles}, indent=2))
