@@ -208,3 +208,48 @@ def test_a_metric_aws_will_not_read_fails_the_check() -> None:
     paged = evaluate(_judged(CHECKS), {"input": state, "context": {"State": {
         "EnteredTime": iso(NOW)}}, "result": {"MetricDataResults": [], "NextToken": "x"}})
     assert paged["an"]["fail"].startswith("analysis: cannot read metrics: the answer came in")
+
+
+def test_targets_in_two_accounts_are_read_one_call_each_and_judged_together() -> None:
+    """SPEC §13: one GetMetricData per account (the other with its role's credentials),
+    the answers judged together as the local engine judges each subject in its place."""
+    from deployer.stepfunctions.analysis import measure_states
+
+    role = "arn:aws:iam::222233334444:role/deployer-target"
+    runner = AwsContext(region="us-east-1")
+    there = runner.place("us-east-1", role)
+    here_pair = VersionSeries(lambda_series("shop", "2"), lambda_series("shop", "1"))
+    there_pair = VersionSeries(lambda_series("shop", "5"), lambda_series("shop", "4"))
+    put_points(SCENARIOS["healthy"], here_pair)
+    saved = boto3.client  # the other account's data, put with its role's credentials
+    try:
+        boto3.client = lambda service, **kwargs: there.client(service)  # type: ignore[assignment]
+        put_points(SCENARIOS["bad canary"], there_pair)
+    finally:
+        boto3.client = saved  # type: ignore[assignment]
+    expected = local(CHECKS, [Subject("here", here_pair, False, runner),
+                              Subject("there", there_pair, False, there)])
+    states = measure_states(CHECKS, "Bake", "BakeNote", "Rollback", [role])
+    state: dict[str, Any] = {
+        "step": {"e": {"wave": 0, "phase": "BAKING"}}, "cur": {"weight": 10},
+        "analysis": analysis_input([("here", 0, here_pair), ("there", 0, there_pair)], False,
+                                   {"there": role}), "req": {"Item": {}}}
+    context = {"State": {"EnteredTime": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")}}
+    for name, client in (("BakeMeasure", runner.client("cloudwatch")),
+                         ("BakeMeasureAs0", there.client("cloudwatch"))):
+        arguments = states[name]["Arguments"]
+        asked = {"input": state, "context": context}
+        answer = client.get_metric_data(
+            MetricDataQueries=evaluate(arguments["MetricDataQueries"], asked),
+            StartTime=evaluate(arguments["StartTime"], asked),
+            EndTime=evaluate(arguments["EndTime"], asked), ScanBy="TimestampAscending")
+        for result in answer["MetricDataResults"]:
+            result["Timestamps"] = [t.isoformat() for t in result["Timestamps"]]
+        answer.pop("ResponseMetadata", None)
+        state = evaluate(states[name]["Output"], {**asked, "result": answer})
+    judged = evaluate(states["BakeJudged"]["Output"], {"input": state, "context": context})
+    assert "mr" not in judged  # the answers are not kept in the state
+    an = judged["an"]
+    assert an["fail"] == expected.reason
+    assert an["fail"].startswith("analysis: there: error_rate of version 5 is 30.0%")
+    assert machine_document(an) == comparable(expected.analysis)

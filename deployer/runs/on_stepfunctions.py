@@ -175,7 +175,8 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
         analysis = analysis_input(
             [(name, waves[name], targets[name].metric_series())
              for wave in plan.wave_names for name in wave
-             if not targets[name].already_done()], single=plan.target is not None)
+             if not targets[name].already_done()], single=plan.target is not None,
+            roles={leg.name: leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
     return execution_input(plan, record.run_id, legs, contexts, build_table(plan), started,
                            time_scale, record.muted_alarms, analysis)
 

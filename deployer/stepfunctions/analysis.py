@@ -31,12 +31,14 @@ MAX_QUERIES = 500          # GetMetricData's limit per call: one call per poll
 MAX_DATAPOINTS = 100_800   # per call; beyond, AWS pages the answer
 
 
-def analysis_input(subjects: list[tuple[str, int, VersionSeries]], single: bool
-                   ) -> dict[str, Any]:
+def analysis_input(subjects: list[tuple[str, int, VersionSeries]], single: bool,
+                   roles: dict[str, str] | None = None) -> dict[str, Any]:
     """The execution input's `analysis`: (name, wave, series) of every target this run
-    releases, in wave order."""
+    releases, in wave order; `roles`: the target role of those in another account."""
+    roles = roles or {}
     return {"single": single, "subjects": [
-        {"name": name, "wave": wave, "new": _side(pair.new), "stable": _side(pair.stable)}
+        {"name": name, "wave": wave, "new": _side(pair.new), "stable": _side(pair.stable),
+         "role": roles.get(name)}
         for name, wave, pair in subjects]}
 
 
@@ -60,20 +62,54 @@ def queries_per_poll(checks: ChecksSpec, subjects: int) -> int:
 
 
 def measure_states(checks: ChecksSpec, prefix: str, next_state: str,
-                   on_error: str | None) -> dict[str, State]:
+                   on_error: str | None, roles: list[str] | None = None) -> dict[str, State]:
     """`{prefix}Measure`: read and judge. An AWS error (after the retries) or a JSONata
     error is the check failing (`analysis: cannot read metrics: ...`); `on_error` None
-    fails the branch the poll runs in (the gate's watch), else goes there."""
+    fails the branch the poll runs in (the gate's watch), else goes there.
+
+    With targets in other accounts (`roles`, SPEC §13) one call reads one account: the
+    machine's own, then each role's (`{prefix}MeasureAs0`, ... with that role's
+    Credentials) keep their answers in `mr`, and `{prefix}Judged` judges them all."""
     unreadable = f"{prefix}Unreadable"
-    measure: State = {
+    failed: State = ({"Type": "Pass", "Next": on_error} if on_error is not None else
+                     {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"})
+    if not roles:
+        return {f"{prefix}Measure": _measure(checks, None, _judged(checks), unreadable,
+                                             next_state), unreadable: failed}
+    places: list[str | None] = [None, *roles]
+    names = [f"{prefix}Measure", *(f"{prefix}MeasureAs{i}" for i in range(len(roles)))]
+    states: dict[str, State] = {unreadable: failed}
+    for index, (place, name) in enumerate(zip(places, names, strict=True)):
+        kept = ("{% $merge([$states.input, {'mr': $merge([$exists($states.input.mr) ? "
+                "$states.input.mr : {}, {'p" + str(index) + "': {'MetricDataResults': "
+                "$states.result.MetricDataResults, 'NextToken': $states.result.NextToken}}])}])"
+                " %}")
+        later = names[index + 1] if index + 1 < len(names) else f"{prefix}Judged"
+        states[name] = _measure(checks, place, kept, unreadable, later)
+        if place is not None:
+            states[name]["Credentials"] = {"RoleArn": place}
+    answers = ", ".join(f"$in.mr.p{i}" for i in range(len(places)))
+    tokens = ", ".join(f"$in.mr.p{i}.NextToken" for i in range(len(places)))
+    merged = ("$merge([{'MetricDataResults': $reduce([" + answers + "], function($acc, $p) "
+              "{ $append($acc, $append([], $p.MetricDataResults)) }, [])}, $count([" + tokens
+              + "]) > 0 ? {'NextToken': 'more'} : {}])")
+    states[f"{prefix}Judged"] = {
+        "Type": "Pass", "QueryLanguage": "JSONata", "Next": next_state,
+        "Output": _judged(checks, merged, drop="mr")}
+    return states
+
+
+def _measure(checks: ChecksSpec, role: str | None, output: str, unreadable: str,
+             next_state: str) -> State:
+    return {
         "Type": "Task", "QueryLanguage": "JSONata",
         "Resource": "arn:aws:states:::aws-sdk:cloudwatch:getMetricData",
-        "Arguments": {"MetricDataQueries": _queries(checks),
+        "Arguments": {"MetricDataQueries": _queries(checks, role),
                       "StartTime": "{% $fromMillis(" + _END + f" - {checks.window * 1000:.0f})"
                                    + " %}",
                       "EndTime": "{% $fromMillis(" + _END + ") %}",
                       "ScanBy": "TimestampAscending"},
-        "Output": _judged(checks),
+        "Output": output,
         "Retry": retry("cloudwatch"),
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": unreadable, "Output": (
             "{% $merge([$states.input, {'error': {'Error': '" + CHECK_FAILED + "', "
@@ -81,9 +117,6 @@ def measure_states(checks: ChecksSpec, prefix: str, next_state: str,
             " & ': ' & $string($states.errorOutput.Cause)}}]) %}")}],
         "Next": next_state,
     }
-    failed: State = ({"Type": "Pass", "Next": on_error} if on_error is not None else
-                     {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"})
-    return {f"{prefix}Measure": measure, unreadable: failed}
 
 
 # The end of the window: the current minute's end (EnteredTime in whole minutes, + 1).
@@ -96,34 +129,47 @@ _SUBJECTS = """$in := $states.input;
   $subjects := $append([], $all[wave <= $w]);"""
 
 
-def _queries(checks: ChecksSpec) -> str:
+def _queries(checks: ChecksSpec, role: str | None = None) -> str:
     """Version k of subject i is series `s{2i+k}`; one query per series and kind, as
-    checks/analysis.py's MetricReader asks them. With no subject in play yet (a first
-    wave whose targets were all already done), the first subject is read and unused:
+    checks/analysis.py's MetricReader asks them; only the subjects of one account (the
+    machine's, or `role`'s). With none in play yet (a first wave whose targets were all
+    already done, or are elsewhere), one of that account's is read and unused:
     GetMetricData takes no empty list."""
+    mine = "$s.role = " + (json.dumps(role) if role else "null")
     return "{% (" + _SUBJECTS + f"""
   $kinds := {json.dumps(kinds(checks))};
+  $mine := function($s) {{ {mine} or ({"false" if role else "$not($exists($s.role))"}) }};
   $query := function($i, $side) {{ $map($kinds, function($kind) {{
     {{"Id": "s" & $i & "_" & $kind, "ReturnData": true, "MetricStat": {{
       "Metric": {{"Namespace": $side.namespace, "MetricName": $lookup($side, $kind),
                  "Dimensions": $append([], $side.dimensions)}},
       "Period": {PERIOD}, "Stat": $kind = "latency" ? "Average" : "Sum"}}}} }}) }};
-  $read := $count($subjects) > 0 ? $subjects : [$all[0]];
-  $reduce($map($read, function($s, $k) {{
-    $append($query(2 * $k, $s.new), $query(2 * $k + 1, $s.stable)) }}), $append, [])
+  $read := $append([], $filter($map($subjects, function($s, $k) {{ {{"s": $s, "k": $k}} }}),
+                                 function($p) {{ $mine($p.s) }}));
+  $spare := $append([], $filter($all, $mine))[0];
+  $reduce($count($read) > 0
+    ? $map($read, function($p) {{
+        $append($query(2 * $p.k, $p.s.new), $query(2 * $p.k + 1, $p.s.stable)) }})
+    : [$append($query("spare0", $spare.new), $query("spare1", $spare.stable))],
+    $append, [])
 ) %}}"""
 
 
-def _judged(checks: ChecksSpec) -> str:
-    """The Output: the input with `an` = {fail, unsure, unsureText, doc, flat, events}."""
-    return "{% (" + verdict_functions(checks) + "\n  " + _SUBJECTS + _JUDGED + " %}"
+def _judged(checks: ChecksSpec, result: str = "$states.result", drop: str | None = None
+            ) -> str:
+    """The input with `an` = {fail, unsure, unsureText, doc, flat, events}, judged from
+    `result` (GetMetricData's answer, or every account's answers as one); `drop`: a
+    field of the input not to keep (the answers)."""
+    kept = "$in" if drop is None else f"$sift($in, function($v, $k) {{ $k != '{drop}' }})"
+    return ("{% (" + _SUBJECTS + f"\n  $result := {result};\n  $kept := {kept};"
+            + verdict_functions(checks) + _JUDGED + " %}")
 
 
 _JUDGED = """
   $now := $states.context.State.EnteredTime;
   $full := $in.cur.weight >= 100;
   $single := $in.analysis.single = true;
-  $res := $append([], $states.result.MetricDataResults);
+  $res := $append([], $result.MetricDataResults);
   $series := function($id) { $res[Id = $id] };
   $sideOf := function($i, $scale) {(
     $req := $series("s" & $i & "_requests");
@@ -184,7 +230,7 @@ _JUDGED = """
   $fail := $count($unread) > 0
     ? "analysis: cannot read metric " & $unread[0].Id & ": " & $unread[0].StatusCode & " "
       & $join($append([], $unread[0].Messages.Value), "; ")
-    : $exists($states.result.NextToken)
+    : $exists($result.NextToken)
       ? "analysis: cannot read metrics: the answer came in more than one page"
       : $count($failed) > 0 ? $reason($failed[0]) : null;
   $unsureList := $append([], $map($filter($pairs, function($p) {
@@ -195,7 +241,7 @@ _JUDGED = """
     $named($p, ".") & $p.metric & " " & $p.m.verdict })), ", ");
   $recorded := $in.req.Item.sf_verdicts.S;
   $changed := $count($pairs) > 0 and ($not($exists($recorded)) or $recorded != $flat);
-  $merge([$in, {"an": {
+  $merge([$kept, {"an": {
     "fail": $fail, "unsure": $unsure, "unsureText": $unsure = null ? "" : $unsure,
     "doc": $string($exists($doc) ? $doc : {}), "flat": $flat,
     "events": $changed ? [{"M": {

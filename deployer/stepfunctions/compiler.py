@@ -80,6 +80,7 @@ class _Compiler:
             a for leg in plan.legs if leg.spec.role_arn == role for a in leg.alarms)))
             for role in roles]
         self.role_alarms = [(role, names) for role, names in self.role_alarms if names]
+        self.roles = roles  # the other accounts' target roles, in the plan's order
         self.alarm_count = len(self.own_alarms) + sum(len(n) for _, n in self.role_alarms)
         self.muting = bool(self.alarms) and \
             plan.checks.already_firing is AlreadyFiring.IGNORE
@@ -374,7 +375,8 @@ class _Compiler:
         measured: dict[str, State] = {}
         if self.analysis:  # read and judge the versions, note it in the record, then judge
             measure = f"{prefix}Measure"
-            measured = {**measure_states(self.plan.checks, prefix, f"{prefix}Note", on_error),
+            measured = {**measure_states(self.plan.checks, prefix, f"{prefix}Note", on_error,
+                                         self.roles),
                         f"{prefix}Note": self._analysis_note(judge, on_error)}
             judge = measure
         if self.muting or others:  # one JSONata state judges every account's alarms

@@ -83,7 +83,11 @@ def _poll(plan: ReleasePlan) -> Tally:
     others = len({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn and leg.alarms})
     poll = POLL + STEP if _muting(plan) or others else POLL
     poll = poll + TASK * others
-    return poll + TASK * 2 if plan.checks.metrics is not None else poll
+    if plan.checks.metrics is None:
+        return poll
+    roles = len({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    # one GetMetricData per account, then (with others) a state that judges them all
+    return poll + TASK * 2 + (TASK * roles + STEP if roles else Tally())
 
 
 def _gate(plan: ReleasePlan, timeout: float, poll: float) -> Tally:

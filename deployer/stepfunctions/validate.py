@@ -44,14 +44,6 @@ def engine_problems(plan: ReleasePlan, region: str | None = None) -> list[str]:
                                 f"task here); make it a Lambda function, or use --engine local")
     if plan.checks.metrics is not None:
         problems += _analysis_problems(plan, engine)
-        others = [leg.name for leg in plan.legs if leg.spec.role_arn]
-        if others:
-            problems.append(f"checks.metrics: {engine} reads version metrics in its own "
-                            f"account only, and {', '.join(others)} "
-                            f"{'is' if len(others) == 1 else 'are'} in another (role_arn): "
-                            f"watch {'it' if len(others) == 1 else 'them'} with alarms of "
-                            f"{'its' if len(others) == 1 else 'their'} own, or use "
-                            f"--engine local")
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
