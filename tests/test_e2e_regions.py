@@ -68,6 +68,10 @@ def test_three_regions_in_two_accounts_region_by_region(endpoint: str, tmp_path:
     status = cli.run("status", report["run_id"]).stdout
     assert any(line.split()[:3] == ["aps2", "lambda", "222233334444:ap-southeast-2"]
                for line in status.splitlines())
+    page = tmp_path / "report.html"
+    assert cli.run("report", report["run_id"], "--html", str(page)).returncode == 0
+    assert "<td>222233334444:ap-southeast-2</td>" in page.read_text()
+    assert "<td>eu-west-1</td>" in page.read_text()
 
 
 def test_an_alarm_in_the_last_region_rolls_every_region_back(endpoint: str, tmp_path: Path,

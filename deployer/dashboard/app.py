@@ -23,6 +23,7 @@ from starlette.routing import Route
 from deployer.core.ports import Store
 from deployer.core.settings import Settings
 from deployer.display.chart import chart_of
+from deployer.display.html_report import targets_of
 from deployer.errors import DeployerError
 from deployer.plan.durations import format_duration
 from deployer.runs.operator import OperatorError, request_action
@@ -112,6 +113,7 @@ class Dashboard:
         document = record.document()
         chart = chart_of(document)
         return self.page(request, "run.html.j2", status, run=document, chart=chart,
+                    targets=targets_of(document),
                     colours=("#1a7f37", "#8250df", "#bf3989", "#0969da"), version=record.version,
                     terminal=record.terminal, actions=ACTIONS, message=message,
                     seconds=format_duration(chart.seconds))

@@ -26,14 +26,7 @@ def render_report(document: dict[str, Any]) -> str:
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined)
     chart = chart_of(document)
-    targets = document.get("targets") or {document.get("plan_name", "target"):
-                                          {**(document.get("target") or {}),
-                                           "weight": document.get("weight"), "wave": None}}
-    for target in targets.values():
-        target.setdefault("wave", None)
-        target.setdefault("stable_version", None)
-        target.setdefault("new_version", None)
-        target.setdefault("kind", "?")
+    targets = targets_of(document)
     analysis = _flat(document.get("analysis") or {})
     run = {key: document.get(key) for key in (
         "run_id", "plan_name", "outcome", "phase", "reason", "exit_code", "started_at",
@@ -69,3 +62,16 @@ def write_report_html(document: dict[str, Any], path: str) -> None:
         Path(path).write_text(render_report(document), encoding="utf-8")
     except OSError as exc:
         raise DeployerError(f"cannot write the HTML report to {path}: {exc.strerror}") from exc
+
+
+def targets_of(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target of a run's document, with every field the targets table shows
+    (a one-target run is named after its plan)."""
+    targets = document.get("targets") or {document.get("plan_name", "target"):
+                                          {**(document.get("target") or {}),
+                                           "weight": document.get("weight"), "wave": None}}
+    for target in targets.values():
+        for field in ("wave", "stable_version", "new_version", "region", "account"):
+            target.setdefault(field, None)
+        target.setdefault("kind", "?")
+    return dict(targets)
