@@ -137,3 +137,25 @@ def test_a_role_that_cannot_be_assumed_refuses_the_run_naming_it(
     assert f"target aps2: cannot assume {denied_role}: AccessDenied" in report["reason"]
     assert "trust policy" in (report["hint"] or "")
     assert all(w.alias_state() == (w.stable, {}) for w in worlds.values())  # nothing moved
+
+
+def test_the_same_function_in_two_accounts_is_two_targets(endpoint: str, tmp_path: Path,
+                                                          cli: Cli) -> None:
+    """Releasing the other account's `api` leaves the runner's `api` (same name, same
+    region) alone, and the two releases hold different locks: they may run at once."""
+    name, worlds = fleet(endpoint)
+    mine, theirs = worlds["use1"], worlds["use1b"]
+    path = tmp_path / "theirs.yaml"
+    path.write_text(f"""version: 1
+name: {name}-b
+target: {{lambda: {{function: {name}, alias: live, version: "{theirs.new}"}},
+         role_arn: "{OTHER}"}}
+strategy: {{canary: {{weight: 10, bake: 1m}}}}
+""")
+    code, _, err = finish(cli.rollout(str(path), scale="60"))
+    assert code == 0, err
+    assert theirs.alias_state() == (theirs.new, {})
+    assert mine.alias_state() == (mine.stable, {})  # untouched
+    report = cli.report_document()
+    assert report["locks"] == [f"lambda:222233334444:us-east-1:{name}:live"]
+    assert report["target"]["account"] == "222233334444"
