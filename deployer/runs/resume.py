@@ -43,7 +43,11 @@ def resume_run(store: Store, run_id: str, settings: Settings, by: str, *, force:
     loaded: LoadedPlan = validate_plan(record.plan, SourceMap(), f"<run {run_id}>")
     plan = loaded.plan
     clock = RealClock(record.time_scale)
-    aws = aws_context(settings, plan.region, record.target.get("region"))
+    # The run's region: the plan's, else the target's as recorded, unless the target
+    # names a region of its own (SPEC §13: then the record says the target's, not the run's).
+    recorded = None if plan.target is not None and plan.target.region else \
+        record.target.get("region")
+    aws = aws_context(settings, plan.region, recorded)
     aws.session_name = run_id  # a target role's session is named after the run, as before
     steps = compile_strategy(plan.strategy)
     observer: Observer = LiveProgress(len(steps)) if live else QuietObserver()
