@@ -285,6 +285,7 @@ def ecs_plan(endpoint: str, tmp_path: Path, task_sets: bool, bake: str = "3s",
     return world, str(path)
 
 
+@pytest.mark.slow  # make soak: the test-listener case runs two services in make test
 def test_an_ecs_canary_on_two_services(endpoint: str, tmp_path: Path, cli: Cli) -> None:
     world, plan = ecs_plan(endpoint, tmp_path, task_sets=False, bake="2m")
     run_id = start(cli, plan)

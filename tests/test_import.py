@@ -251,6 +251,7 @@ functions:
                      API_ALIAS="live")["preset"] == "LambdaAllAtOnce"
 
 
+@pytest.mark.slow  # make soak: the imported SAM plan's release stays in make test
 def test_an_imported_cdk_plan_releases(endpoint: str, tmp_path: Path, cli: Cli) -> None:
     world = create_lambda_world(endpoint, function="shop-api", alarms=("shop-api-errors",))
     template = json.loads((CORPUS / "cdk-stack.template.json").read_text())

@@ -135,8 +135,9 @@ def chosen(points: list[str], every: bool) -> list[int]:
 
 
 # `make test` runs a slice of each case (the application's rolled-back one covers both
-# waves and the rollback; its succeeding twin runs with `make soak`), `make soak` all.
-SLOW_SLICES = {"application"}
+# waves and the rollback; its succeeding twin and the ECS linear one, whose points the
+# ECS rolled-back slice passes too, run with `make soak`), `make soak` all.
+SLOW_SLICES = {"application", "ecs linear"}  # the ECS rolled-back slice stays
 
 
 @pytest.mark.usefixtures("moto_aws")

@@ -136,7 +136,8 @@ def put_points(points: list[Point], pair: VersionSeries) -> None:
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize(("kind", "weight"), [("lambda", 10), ("alb", 10), ("lambda", 100)])
+@pytest.mark.parametrize(("kind", "weight"), [("lambda", 10), ("alb", 10),
+                                              pytest.param("lambda", 100, marks=pytest.mark.slow)])
 def test_one_target_gives_the_local_reason_and_record(scenario: str, kind: str,
                                                       weight: int) -> None:
     pair = (VersionSeries(lambda_series("shop", "2"), lambda_series("shop", "1"))
