@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
+from deployer.plan import windows
 from deployer.plan.durations import format_duration
 from deployer.plan.types import (
     AlarmName,
@@ -510,6 +511,88 @@ class NotifySpec(Spec):
     sns_topic: TopicArn | None = None
 
 
+# ---------------------------------------------------------------- windows (SPEC §14)
+
+class AllowWindow(Spec):
+    """When releases may move traffic: days of the week and a time range, in a zone."""
+
+    days: str = "all"
+    between: str = "00:00-24:00"
+    tz: str = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        windows.parse_days(value)
+        return value
+
+    @field_validator("between")
+    @classmethod
+    def _between(cls, value: str) -> str:
+        windows.parse_between(value)
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        windows.zone(value)
+        return value
+
+    def window(self) -> windows.Allow:
+        start, end, crosses = windows.parse_between(self.between)
+        return windows.Allow(windows.parse_days(self.days), start, end, crosses,
+                             windows.zone(self.tz), f"{self.days} {self.between} {self.tz}")
+
+
+class DenyWindow(Spec):
+    """When releases may not move traffic, whatever `allow` says (a freeze)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    tz: str = "UTC"
+    reason: str = ""
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _moment(cls, value: str) -> str:
+        windows.parse_local(value)
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        windows.zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if windows.parse_local(self.to) <= windows.parse_local(self.from_):
+            raise _rule(f"to ({self.to}) must be after from ({self.from_})", "to")
+        return self
+
+    def window(self) -> windows.Deny:
+        tz = windows.zone(self.tz)
+        return windows.Deny(windows.parse_local(self.from_).replace(tzinfo=tz),
+                            windows.parse_local(self.to).replace(tzinfo=tz), self.reason)
+
+
+class OutsideWindow(StrEnum):
+    WAIT = "wait"
+    REFUSE = "refuse"
+
+
+class WindowsSpec(Spec):
+    allow: list[AllowWindow] = Field(default_factory=list)
+    deny: list[DenyWindow] = Field(default_factory=list)
+    change_calendars: list[Annotated[str, Field(min_length=1, max_length=128)]] = \
+        Field(default_factory=list)
+    outside: OutsideWindow = OutsideWindow.WAIT
+
+    def schedule(self) -> windows.Schedule:
+        return windows.Schedule([a.window() for a in self.allow],
+                                [d.window() for d in self.deny])
+
+
 # ---------------------------------------------------------------- the plan
 
 class ReleasePlan(Spec):
@@ -531,6 +614,7 @@ class ReleasePlan(Spec):
     hooks: HooksSpec = Field(default_factory=HooksSpec)
     notify: NotifySpec = Field(default_factory=NotifySpec)
     deadline: Duration | None = None
+    windows: WindowsSpec | None = None
 
     @model_validator(mode="after")
     def _waves_cover_the_targets(self) -> Self:

@@ -1,0 +1,113 @@
+"""Deployment windows as time arithmetic (SPEC §14), on fixed instants (no clock):
+allow and deny entries in IANA zones, across midnight and across daylight-saving
+changes, the next opening and closing, and the plan's validation of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from deployer.errors import PlanError
+from deployer.plan.loader import load_plan
+from deployer.plan.model import WindowsSpec
+from deployer.plan.windows import parse_between, parse_days
+
+
+def schedule(**spec: object) -> object:
+    return WindowsSpec.model_validate(spec).schedule()
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+WEEKDAYS = {"allow": [{"days": "mon-thu", "between": "09:00-16:00", "tz": "Europe/Berlin"}]}
+
+
+def test_a_release_started_friday_afternoon_waits_until_monday_morning() -> None:
+    windows = WindowsSpec.model_validate(WEEKDAYS).schedule()
+    friday = utc("2026-12-04T16:00")  # Friday 17:00 in Berlin (CET, UTC+1)
+    assert windows.closed_because(friday) == (
+        "outside the allowed windows (mon-thu 09:00-16:00 Europe/Berlin)")
+    assert windows.next_opening(friday) == utc("2026-12-07T08:00")  # Monday 09:00 CET
+    thursday = utc("2026-12-03T10:00")
+    assert windows.closed_because(thursday) is None
+    assert windows.next_opening(thursday) == thursday
+    assert windows.next_closing(thursday) == utc("2026-12-03T15:00")  # 16:00 CET
+
+
+def test_windows_follow_daylight_saving() -> None:
+    windows = WindowsSpec.model_validate(WEEKDAYS).schedule()
+    # Summer time starts on Sunday 2027-03-28: Monday 09:00 is 07:00 UTC, not 08:00.
+    assert windows.next_opening(utc("2027-03-26T16:00")) == utc("2027-03-29T07:00")
+    assert windows.closed_because(utc("2027-03-29T07:30")) is None
+    # and ends on Sunday 2027-10-31: Monday 09:00 is 08:00 UTC again
+    assert windows.next_opening(utc("2027-10-29T15:00")) == utc("2027-11-01T08:00")
+
+
+def test_a_window_across_midnight_belongs_to_the_day_it_starts() -> None:
+    windows = schedule(allow=[{"days": "fri", "between": "22:00-02:00", "tz": "UTC"}])
+    assert windows.closed_because(utc("2026-12-04T21:59")) is not None   # Friday
+    assert windows.closed_because(utc("2026-12-04T22:00")) is None
+    assert windows.closed_because(utc("2026-12-05T01:59")) is None       # Saturday night
+    assert windows.closed_because(utc("2026-12-05T02:00")) is not None
+    assert windows.closed_because(utc("2026-12-05T23:00")) is not None   # not Saturday's
+    assert windows.next_opening(utc("2026-12-05T02:00")) == utc("2026-12-11T22:00")
+
+
+def test_a_freeze_wins_over_allow_and_says_why_and_until_when() -> None:
+    windows = schedule(**WEEKDAYS, deny=[{
+        "from": "2026-12-19T18:00", "to": "2027-01-04T08:00", "tz": "Europe/Berlin",
+        "reason": "year-end freeze"}])
+    inside = utc("2026-12-22T10:00")  # a Tuesday, 11:00 in Berlin
+    assert windows.closed_because(inside) == "year-end freeze (until 2027-01-04 08:00 CET)"
+    # 08:00 on Monday 4 January ends the freeze, but the allow window opens at 09:00.
+    assert windows.next_opening(inside) == utc("2027-01-04T08:00")
+    assert windows.closed_because(utc("2027-01-04T07:59")) is not None
+
+
+def test_no_allow_entry_means_always_open_but_for_denials() -> None:
+    windows = schedule(deny=[{"from": "2026-12-24T00:00", "to": "2026-12-27T00:00"}])
+    assert windows.closed_because(utc("2026-12-23T23:59")) is None
+    assert windows.next_opening(utc("2026-12-25T12:00")) == utc("2026-12-27T00:00")
+    assert windows.next_closing(utc("2026-12-20T00:00")) == utc("2026-12-24T00:00")
+
+
+def test_days_and_time_ranges() -> None:
+    assert parse_days("mon-thu") == {0, 1, 2, 3}
+    assert parse_days("fri-mon") == {4, 5, 6, 0}
+    assert parse_days("sat,sun") == {5, 6}
+    assert parse_days("all") == set(range(7))
+    assert parse_between("00:00-24:00")[2] is False  # the whole day, not across midnight
+    assert parse_between("22:00-02:00")[2] is True
+    for bad in ("mon-", "monday", "mon-xyz"):
+        with pytest.raises(ValueError):
+            parse_days(bad)
+    for bad in ("9-16", "09:00", "09:00-09:00", "24:30-25:00", "09:60-10:00"):
+        with pytest.raises(ValueError):
+            parse_between(bad)
+
+
+def test_validate_names_each_malformed_entry_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("""version: 1
+name: win
+target: {lambda: {function: api, alias: live, version: "3"}}
+strategy: {canary: {weight: 10, bake: 5m}}
+checks: {alarms: [a]}
+windows:
+  allow:
+    - {days: mon-thx, between: "09:00-25:00", tz: Europe/Berlinn}
+  deny:
+    - {from: "2026-12-19T18:00", to: "2026-12-01T08:00", tz: Europe/Berlin}
+  outside: maybe
+""")
+    with pytest.raises(PlanError) as raised:
+        load_plan(str(path))
+    problems = raised.value.problems
+    assert [p.split(": ")[0] for p in problems] == [
+        f"{path}:8:14", f"{path}:8:32", f"{path}:8:51", f"{path}:10:38", f"{path}:11:12"]
+    assert "windows.allow[0].tz: 'Europe/Berlinn' is not an IANA time zone" in problems[2]
+    assert "must be after from" in problems[3]
