@@ -111,3 +111,18 @@ windows:
         f"{path}:8:14", f"{path}:8:32", f"{path}:8:51", f"{path}:10:38", f"{path}:11:12"]
     assert "windows.allow[0].tz: 'Europe/Berlinn' is not an IANA time zone" in problems[2]
     assert "must be after from" in problems[3]
+
+
+def test_a_plan_with_windows_is_refused_until_they_are_enforced(tmp_path: Path) -> None:
+    """Fail closed: windows this version cannot enforce are never silently ignored."""
+    path = tmp_path / "plan.yaml"
+    path.write_text("""version: 1
+name: win
+target: {lambda: {function: api, alias: live, version: "3"}}
+strategy: {canary: {weight: 10, bake: 5m}}
+checks: {alarms: [a]}
+windows: {allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]}
+""")
+    with pytest.raises(PlanError) as raised:
+        load_plan(str(path))
+    assert "not yet enforced" in raised.value.problems[0]
