@@ -114,7 +114,10 @@ windows:
 
 
 def test_a_plan_with_windows_is_refused_until_they_are_enforced(tmp_path: Path) -> None:
-    """Fail closed: windows this version cannot enforce are never silently ignored."""
+    """Fail closed: windows this version cannot enforce are never silently ignored —
+    validate and plan say so, rollout (either engine) refuses, exit 2."""
+    from tests.conftest import run_cli
+
     path = tmp_path / "plan.yaml"
     path.write_text("""version: 1
 name: win
@@ -123,6 +126,11 @@ strategy: {canary: {weight: 10, bake: 5m}}
 checks: {alarms: [a]}
 windows: {allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]}
 """)
-    with pytest.raises(PlanError) as raised:
-        load_plan(str(path))
-    assert "not yet enforced" in raised.value.problems[0]
+    validated = run_cli("validate", str(path))
+    assert validated.returncode == 0 and "not yet enforced" in validated.stderr
+    assert run_cli("validate", str(path), "--strict").returncode == 2
+    for engine in ("local", "stepfunctions"):
+        refused = run_cli("rollout", str(path), "--engine", engine, "--role-arn",
+                          "arn:aws:iam::1:role/r", "--store", "dynamodb://t")
+        assert refused.returncode == 2, refused.stderr
+        assert "rollout refuses this plan" in refused.stderr

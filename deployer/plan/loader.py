@@ -159,11 +159,6 @@ def validate_plan(
         plan = None
     if problems or plan is None:
         raise PlanError([str(p) for p in _ordered(problems)])
-    if plan.windows is not None and not identity_only:
-        # Fail closed: a window this version does not enforce must not look like one.
-        raise PlanError([f"{path}: windows: deployment windows are checked but not yet "
-                         "enforced by this version of deployer; remove the block (and hold "
-                         "the release yourself) or use a version that enforces them"])
     if identity_only:  # a rollback's reduced plan: its warnings would be about the stand-in
         return LoadedPlan(path, plan, raw)
     from deployer.plan.warnings import plan_warnings

@@ -22,6 +22,7 @@ from deployer.engine.controller import Controller, Timings
 from deployer.errors import DeployerError, ExitCode
 from deployer.plan.compile import compile_strategy
 from deployer.plan.loader import LoadedPlan
+from deployer.plan.warnings import refuse_unenforced
 from deployer.runs.factory import (
     build_check,
     build_parts,
@@ -69,6 +70,7 @@ def new_record(loaded: LoadedPlan, key: str, clock: Clock) -> RunRecord:
 def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> RunRecord | None:
     """Run the plan; None for a dry run (which only resolves and preflights)."""
     plan = loaded.plan
+    refuse_unenforced(plan, loaded.path)
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
     if options.dry_run:

@@ -11,6 +11,7 @@ import os
 from deployer.errors import PlanError
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ReleasePlan
+from deployer.plan.warnings import refuse_unenforced
 from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, PERIOD, queries_per_poll
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
@@ -82,6 +83,7 @@ def _history_problems(plan: ReleasePlan) -> list[str]:
 
 
 def check_plan_for_engine(plan: ReleasePlan, path: str, region: str | None = None) -> None:
+    refuse_unenforced(plan, path)
     problems = engine_problems(plan, region)
     if problems:
         raise PlanError([f"{path}: {problem}" for problem in problems])
