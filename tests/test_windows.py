@@ -134,3 +134,31 @@ windows: {allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]}
                           "arn:aws:iam::1:role/r", "--store", "dynamodb://t")
         assert refused.returncode == 2, refused.stderr
         assert "rollout refuses this plan" in refused.stderr
+
+
+def test_plan_at_shows_a_friday_release_waiting_for_monday(tmp_path: Path) -> None:
+    """SPEC §14: a release started on Friday at 17:00 with a Mon-Thu window waits until
+    Monday; the bake between shifts goes on in the window, a freeze pushes it further."""
+    from tests.conftest import run_cli
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("""version: 1
+name: win
+target: {lambda: {function: api, alias: live, version: "3"}}
+strategy: {linear: {step: 50, every: 7h}}
+checks: {alarms: [a]}
+windows:
+  allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]
+  deny: [{from: "2026-12-19T18:00", to: "2027-01-04T08:00", tz: Europe/Berlin,
+          reason: year-end freeze}]
+""")
+    shown = run_cli("plan", str(path), "--at", "2026-12-04T17:00+01:00")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.split("started at 2026-12-04T17:00:00+01:00:")[1].splitlines()
+    assert "Mon 2026-12-07 09:00 UTC+01:00 shift to 50%" in lines[1]
+    # 7h later it is 16:00, closed: the second shift waits for Tuesday 09:00.
+    assert "Tue 2026-12-08 09:00 UTC+01:00 shift to 100%" in lines[3]
+    frozen = run_cli("plan", str(path), "--at", "2026-12-18T15:00+01:00")
+    # a Friday before the freeze: nothing moves until the freeze has ended
+    assert "Mon 2027-01-04 09:00 UTC+01:00 shift to 50%" in frozen.stdout
+    assert run_cli("plan", str(path), "--at", "friday").returncode == 2

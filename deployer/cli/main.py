@@ -16,6 +16,8 @@ from deployer.cli.serve import dashboard
 from deployer.errors import DeployerError, ExitCode, PlanError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from deployer.plan.loader import LoadedPlan
 
 EXAMPLES = """
@@ -108,13 +110,17 @@ Examples:
 """)
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option("--at", "at", metavar="TIME", default=None,
+              help="With windows: when each step would run for a release started at TIME "
+                   "(2026-12-04T17:00+01:00; without an offset, UTC).")
 @set_option
 @common_options
-def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
+def plan(plan_path: str, as_json: bool, at: str | None, overrides: tuple[str, ...]) -> int:
     """Print the rollout timeline of a plan, offline (no AWS calls)."""
     from deployer.plan.loader import load_plan
     from deployer.plan.timeline import timeline_json, timeline_text
 
+    start = _moment(at) if at else None
     loaded = load_plan(plan_path, overrides)
     say_warnings(loaded)
     if as_json:
@@ -122,8 +128,18 @@ def plan(plan_path: str, as_json: bool, overrides: tuple[str, ...]) -> int:
 
         click.echo(json.dumps(timeline_json(loaded.plan), indent=2))
     else:
-        click.echo(timeline_text(loaded.plan))
+        click.echo(timeline_text(loaded.plan, start))
     return ExitCode.SUCCEEDED
+
+
+def _moment(text: str) -> datetime:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at {text!r} is not a time like 2026-12-04T17:00+01:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @cli.command()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from deployer.plan.compile import baked_seconds, compile_strategy
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ReleasePlan, TargetSpec
+from deployer.plan.windows import HORIZON_DAYS, describe, scheduled_shifts
 from strategies.steps import Approve, Bake, Shift, Step
 
 BAR_WIDTH = 20
@@ -132,7 +134,7 @@ def waves_text(plan: ReleasePlan) -> list[str]:
     return []
 
 
-def timeline_text(plan: ReleasePlan) -> str:
+def timeline_text(plan: ReleasePlan, start: datetime | None = None) -> str:
     rows: list[tuple[float, str, float]] = [
         (0.0, f"before_traffic hook (≤ {format_duration(h.effective_timeout)}): {h.label}", 0.0)
         for h in plan.hooks.before_traffic]
@@ -178,7 +180,45 @@ def timeline_text(plan: ReleasePlan) -> str:
     analysis = analysis_text(plan)
     if analysis:
         lines.append("  " + analysis)
+    lines += windows_text(plan, start)
     return "\n".join(lines)
+
+
+def _window_rows(plan: ReleasePlan) -> list[tuple[float, str, bool]]:
+    """Every step of every wave with its offset when nothing waits: (offset, label,
+    is a shift) — what the windows may hold."""
+    rows: list[tuple[float, str, bool]] = []
+    wave_seconds = _bakes(plan) + plan.final_bake
+    for index, _ in enumerate(plan.wave_names):
+        base = index * wave_seconds
+        prefix = f"wave {index + 1}: " if len(plan.wave_names) > 1 else ""
+        for at, step in timeline(plan):
+            if isinstance(step, Shift):
+                rows.append((base + at, f"{prefix}shift to {_number(step.weight)}%", True))
+            elif isinstance(step, Bake):
+                rows.append((base + at, f"{prefix}bake {format_duration(step.seconds)}",
+                             False))
+    rows.append((len(plan.wave_names) * wave_seconds + plan.keep_old_for, "done", False))
+    return rows
+
+
+def windows_text(plan: ReleasePlan, start: datetime | None = None) -> list[str]:
+    """The plan's windows and, with `start`, when each step would run (SPEC §14)."""
+    spec = plan.windows
+    if spec is None:
+        return []
+    lines = ["", "windows:", *describe(
+        [a.window().text for a in spec.allow],
+        [f"{d.from_} to {d.to} {d.tz}" + (f" ({d.reason})" if d.reason else "")
+         for d in spec.deny], spec.change_calendars, spec.outside.value)]
+    if start is None:
+        return [*lines, "  (plan --at TIME shows when each step would run)"]
+    lines += ["", f"started at {start.isoformat()}:"]
+    for label, when in scheduled_shifts(_window_rows(plan), spec.schedule(), start):
+        shown = when.astimezone(start.tzinfo).strftime("%a %Y-%m-%d %H:%M %Z") if when \
+            else f"not within {HORIZON_DAYS} days: the windows stay closed"
+        lines.append(f"  {shown:<28} {label}")
+    return lines
 
 
 def _total_text(plan: ReleasePlan) -> str:

@@ -168,3 +168,37 @@ def _near(entry: Allow, at: datetime) -> list[tuple[datetime, datetime]]:
 
 def _shown(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def scheduled_shifts(steps: Sequence[tuple[float, str, bool]], schedule: Schedule,
+                     start: datetime) -> list[tuple[str, datetime | None]]:
+    """When each step of a release started at `start` would run: (label, when) for
+    `steps` given as (offset from the start without windows, label, is a shift). A
+    shift waits for the windows to open; bakes go on while they are closed (the run
+    holds at its weight, watching its checks), so a wait pushes every later step.
+    None: the windows stay closed within the horizon."""
+    delay = timedelta(0)
+    rows: list[tuple[str, datetime | None]] = []
+    for offset, label, is_shift in steps:
+        at = start + timedelta(seconds=offset) + delay
+        if is_shift:
+            opening = schedule.next_opening(at)
+            if opening is None:
+                rows.append((label, None))
+                rows += [(later, None) for _, later, _ in steps[len(rows):]]
+                return rows
+            delay += opening - at
+            at = opening
+        rows.append((label, at))
+    return rows
+
+
+def describe(spec_allow: Sequence[str], spec_deny: Sequence[str], calendars: Sequence[str],
+             outside: str) -> list[str]:
+    """The windows as `plan` shows them."""
+    lines = [f"  allow  {text}" for text in spec_allow] or ["  allow  always"]
+    lines += [f"  deny   {text}" for text in spec_deny]
+    lines += [f"  change calendars (read at run time): {', '.join(calendars)}"] \
+        if calendars else []
+    lines.append(f"  outside them: {outside}")
+    return lines
