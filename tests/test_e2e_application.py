@@ -52,6 +52,7 @@ def active(cli: Cli) -> dict[str, Any]:
     return dict(runs[0]) if runs else {}
 
 
+@pytest.mark.slow  # make soak: tests/test_e2e_regions.py releases four targets in waves
 def test_three_lambdas_in_two_waves(endpoint: str, tmp_path: Path, cli: Cli) -> None:
     a, b, c = lambdas(endpoint, 3)
     plan = write(tmp_path, "shop", {"a": lambda_entry(a), "b": lambda_entry(b),

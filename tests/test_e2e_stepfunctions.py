@@ -361,6 +361,7 @@ def test_a_whole_application_in_two_waves(endpoint: str, tmp_path: Path, cli: Cl
     assert all(t["weight"] == 100 for t in document["targets"].values())
 
 
+@pytest.mark.slow  # make soak: the other-account case is the same two waves and alarm
 def test_an_alarm_in_wave_two_rolls_back_wave_one_too(endpoint: str, tmp_path: Path,
                                                       cli: Cli) -> None:
     (a, b), plan = application(endpoint, tmp_path, 2, "[[t0], [t1]]", bake="2m")

@@ -100,6 +100,7 @@ def test_a_canary_worse_than_stable_is_rolled_back_by_the_machine(
     assert "analysis: error_rate fail" in messages(document)
 
 
+@pytest.mark.slow  # make soak: the approve case in make test also ends succeeded
 def test_a_healthy_canary_succeeds_with_its_verdicts_recorded(
         world: LambdaWorld, tmp_path: Path, cli: Cli) -> None:
     put_lambda(world, world.new, 110, 1)
