@@ -254,3 +254,24 @@ def test_targets_in_two_accounts_are_read_one_call_each_and_judged_together() ->
     assert an["fail"] == expected.reason
     assert an["fail"].startswith("analysis: there: error_rate of version 5 is 30.0%")
     assert machine_document(an) == comparable(expected.analysis)
+
+
+def test_an_account_with_no_target_in_play_asks_for_nothing_real() -> None:
+    """Wave 1 is the runner's account only: the other account's call (made every poll)
+    asks for a metric that does not exist — GetMetricData takes no empty list — and
+    its empty answer changes no verdict."""
+    from deployer.stepfunctions.analysis import NOTHING, _queries
+
+    role = "arn:aws:iam::222233334444:role/deployer-target"
+    here = VersionSeries(lambda_series("shop", "2"), lambda_series("shop", "1"))
+    there = VersionSeries(lambda_series("shop", "5"), lambda_series("shop", "4"))
+    state = {"step": {"e": {"wave": 0}}, "analysis": analysis_input(
+        [("here", 0, here), ("there", 1, there)], False, {"there": role})}
+    asked = {"input": state, "context": {"State": {"EnteredTime": iso(NOW)}}}
+    assert evaluate(_queries(CHECKS, role), asked) == [NOTHING]
+    mine = evaluate(_queries(CHECKS, None), asked)
+    assert {q["Id"] for q in mine} == {"s0_requests", "s0_errors", "s0_latency",
+                                       "s1_requests", "s1_errors", "s1_latency"}
+    answer = boto3.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[NOTHING], StartTime=NOW - timedelta(minutes=5), EndTime=NOW)
+    assert [r["Values"] for r in answer["MetricDataResults"]] == [[]]

@@ -27,6 +27,10 @@ from deployer.stepfunctions.asl import CHECK_FAILED, State, retry
 from deployer.stepfunctions.verdicts import verdict_functions
 
 PERIOD = 60
+# What a poll asks for when no target of an account is in play (never answered).
+NOTHING = {"Id": "nothing", "ReturnData": True, "MetricStat": {
+    "Metric": {"Namespace": "deployer/none", "MetricName": "none"}, "Period": 60,
+    "Stat": "Sum"}}
 MAX_QUERIES = 500          # GetMetricData's limit per call: one call per poll
 MAX_DATAPOINTS = 100_800   # per call; beyond, AWS pages the answer
 
@@ -132,9 +136,9 @@ _SUBJECTS = """$in := $states.input;
 def _queries(checks: ChecksSpec, role: str | None = None) -> str:
     """Version k of subject i is series `s{2i+k}`; one query per series and kind, as
     checks/analysis.py's MetricReader asks them; only the subjects of one account (the
-    machine's, or `role`'s). With none in play yet (a first wave whose targets were all
-    already done, or are elsewhere), one of that account's is read and unused:
-    GetMetricData takes no empty list."""
+    machine's, or `role`'s). With none in play (a first wave whose targets were all
+    already done, or are in another account), a metric that does not exist is asked
+    for: GetMetricData takes no empty list, and its empty answer judges nothing."""
     mine = "$s.role = " + (json.dumps(role) if role else "null")
     return "{% (" + _SUBJECTS + f"""
   $kinds := {json.dumps(kinds(checks))};
@@ -146,12 +150,11 @@ def _queries(checks: ChecksSpec, role: str | None = None) -> str:
       "Period": {PERIOD}, "Stat": $kind = "latency" ? "Average" : "Sum"}}}} }}) }};
   $read := $append([], $filter($map($subjects, function($s, $k) {{ {{"s": $s, "k": $k}} }}),
                                  function($p) {{ $mine($p.s) }}));
-  $spare := $append([], $filter($all, $mine))[0];
-  $reduce($count($read) > 0
-    ? $map($read, function($p) {{
-        $append($query(2 * $p.k, $p.s.new), $query(2 * $p.k + 1, $p.s.stable)) }})
-    : [$append($query("spare0", $spare.new), $query("spare1", $spare.stable))],
-    $append, [])
+  $count($read) > 0
+    ? $reduce($map($read, function($p) {{
+        $append($query(2 * $p.k, $p.s.new), $query(2 * $p.k + 1, $p.s.stable)) }}),
+        $append, [])
+    : [{json.dumps(NOTHING)}]
 ) %}}"""
 
 
