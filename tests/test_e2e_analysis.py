@@ -132,9 +132,10 @@ def test_inconclusive_waits_for_an_operator_with_approve(world: LambdaWorld, tmp
     assert world.alias_state() == (world.new, {})
 
 
-def test_an_ecs_canary_is_judged_by_target_group(endpoint: str, tmp_path: Path,
-                                                 cli: Cli) -> None:
-    name = next(NAMES)
+def bad_green(endpoint: str, tmp_path: Path, name: str, bake: str, poll: str,
+              metrics: str) -> tuple[EcsWorld, Path]:
+    """An ECS canary whose green target group answers 40% 5xx (80/200) against blue's
+    0.1% (2/2000), and its plan judged by `metrics`."""
     world = create_ecs_world(endpoint, name=name, alarms=())
     balancer = world.listener.split(":")[-1].split("/", 1)[1].rsplit("/", 1)[0]
     for group, requests, errors in ((world.green_group, 200, 80), (world.blue_group, 2000, 2)):
@@ -151,11 +152,19 @@ target:
     services: {{blue: {world.blue}, green: {world.green}}}
     listener: {world.listener}
     image: {{container: app, uri: "registry.example/{name}:2"}}
-strategy: {{canary: {{weight: 10, bake: 1m}}}}
+strategy: {{canary: {{weight: 10, bake: {bake}}}}}
 checks:
-  poll_every: 5s
-  metrics: {{error_rate: {{max: 5%, max_vs_stable: 2x}}}}
+  poll_every: {poll}
+  metrics: {metrics}
 """)
+    return world, path
+
+
+def test_an_ecs_canary_is_judged_by_target_group(endpoint: str, tmp_path: Path,
+                                                 cli: Cli) -> None:
+    name = next(NAMES)
+    world, path = bad_green(endpoint, tmp_path, name, "1m", "5s",
+                            "{error_rate: {max: 5%, max_vs_stable: 2x}}")
     code, _, err = finish(cli.rollout(str(path)))
     assert code == 3, err
     report = cli.report_document()

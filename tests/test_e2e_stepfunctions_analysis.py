@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from deployer.demo.ecs_world import create_ecs_world
 from deployer.demo.world import LambdaWorld, create_lambda_world
 from deployer.plan.loader import load_plan
 from deployer.stepfunctions.history import worst_case
 from tests.conftest import fake_credentials
 from tests.e2e import Cli, wait_until
 from tests.sfn_moto import machine_aws
-from tests.test_e2e_analysis import put, put_lambda
+from tests.test_e2e_analysis import bad_green, put_lambda
 from tests.test_e2e_stepfunctions import (
     TABLE,
     follow,
@@ -189,27 +188,8 @@ def test_inconclusive_with_approve_waits_at_a_gate_for_an_operator(
 def test_an_ecs_canary_is_judged_by_target_group_on_the_machine(
         endpoint: str, tmp_path: Path, cli: Cli) -> None:
     name = next(NAMES)
-    world = create_ecs_world(endpoint, name=name, alarms=())
-    balancer = world.listener.split(":")[-1].split("/", 1)[1].rsplit("/", 1)[0]
-    for group, requests, errors in ((world.green_group, 200, 80), (world.blue_group, 2000, 2)):
-        put(world, "AWS/ApplicationELB",
-            [("LoadBalancer", balancer), ("TargetGroup", group.split(":")[-1])],
-            requests, errors, ("RequestCount", "HTTPCode_Target_5XX_Count"))
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"""\
-version: 1
-name: {name}
-target:
-  ecs:
-    cluster: {world.cluster}
-    services: {{blue: {world.blue}, green: {world.green}}}
-    listener: {world.listener}
-    image: {{container: app, uri: "registry.example/{name}:2"}}
-strategy: {{canary: {{weight: 10, bake: 2m}}}}
-checks:
-  poll_every: 1s
-  metrics: {{error_rate: {{max: 5%, max_vs_stable: 2x}}, latency: {{max: 2s}}}}
-""")
+    world, path = bad_green(endpoint, tmp_path, name, "2m", "1s",
+                            "{error_rate: {max: 5%, max_vs_stable: 2x}, latency: {max: 2s}}")
     code, document = follow(cli, start(cli, str(path)))
     assert code == 3, (document["reason"], messages(document))
     assert document["reason"] == (f"analysis: error_rate of target group green ({name}-green) "

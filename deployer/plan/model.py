@@ -9,11 +9,13 @@ so the error points at the offending line rather than the whole block.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -513,30 +515,26 @@ class NotifySpec(Spec):
 
 # ---------------------------------------------------------------- windows (SPEC §14)
 
+def _parsed_by(parse: Callable[[str], object]) -> AfterValidator:
+    """A string that `parse` accepts (its ValueError is the message)."""
+    def check(value: str) -> str:
+        parse(value)
+        return value
+    return AfterValidator(check)
+
+
+DayRange = Annotated[str, _parsed_by(windows.parse_days)]
+TimeRange = Annotated[str, _parsed_by(windows.parse_between)]
+TimeZoneName = Annotated[str, _parsed_by(windows.zone)]
+LocalTime = Annotated[str, _parsed_by(windows.parse_local)]
+
+
 class AllowWindow(Spec):
     """When releases may move traffic: days of the week and a time range, in a zone."""
 
-    days: str = "all"
-    between: str = "00:00-24:00"
-    tz: str = "UTC"
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: str) -> str:
-        windows.parse_days(value)
-        return value
-
-    @field_validator("between")
-    @classmethod
-    def _between(cls, value: str) -> str:
-        windows.parse_between(value)
-        return value
-
-    @field_validator("tz")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        windows.zone(value)
-        return value
+    days: DayRange = "all"
+    between: TimeRange = "00:00-24:00"
+    tz: TimeZoneName = "UTC"
 
     def window(self) -> windows.Allow:
         start, end, crosses = windows.parse_between(self.between)
@@ -547,22 +545,10 @@ class AllowWindow(Spec):
 class DenyWindow(Spec):
     """When releases may not move traffic, whatever `allow` says (a freeze)."""
 
-    from_: str = Field(alias="from")
-    to: str
-    tz: str = "UTC"
+    from_: LocalTime = Field(alias="from")
+    to: LocalTime
+    tz: TimeZoneName = "UTC"
     reason: str = ""
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _moment(cls, value: str) -> str:
-        windows.parse_local(value)
-        return value
-
-    @field_validator("tz")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        windows.zone(value)
-        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
