@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -590,3 +591,53 @@ def test_canary_bakes_are_judged_against_stable() -> None:
     run = judged()
     run.go()
     assert run.check.at_full[0] is False
+
+
+# ---------------------------------------------------------------- windows (SPEC §14)
+
+def windows_of(spec: dict[str, object]) -> Timings:
+    from deployer.plan.model import WindowsSpec
+
+    return Timings(POLL, 0.0, 0.0, windows=WindowsSpec.model_validate(spec).schedule())
+
+
+def freeze(clock: FakeClock, start: float, end: float) -> dict[str, object]:
+    """A deny entry from `start` to `end` seconds after the clock's now (whole minutes)."""
+    def at(offset: float) -> str:
+        return datetime.fromtimestamp(clock.t + offset, UTC).strftime("%Y-%m-%dT%H:%M")
+    return {"deny": [{"from": at(start), "to": at(end), "tz": "UTC", "reason": "freeze"}]}
+
+
+def test_a_closed_window_holds_the_next_shift_watching_the_checks() -> None:
+    run = Run(plan_canary(10, 120))
+    run.clock.t = 1_800_000_000.0  # a whole minute
+    run.controller.timings = windows_of(freeze(run.clock, 60, 300))
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.phases() == ["PREPARING", "SHIFTING", "BAKING", "WAITING_WINDOW", "SHIFTING",
+                            "SUCCEEDED"]
+    messages = [e.message for e in run.stored.events]
+    assert any(m.startswith("holding at 10%: the deployment window is closed (freeze (until")
+               for m in messages)
+    # The second shift waited for the end of the freeze (300 s), not the bake's 120 s.
+    shifted = [e for e in run.stored.events if e.message.startswith("shifted to 100%")]
+    assert shifted and shifted[0].at >= iso_at(run.clock, 1_800_000_300.0)
+    assert run.check.evaluations > 20  # checks watched every poll while held
+
+
+def iso_at(clock: FakeClock, t: float) -> str:
+    from deployer.core.clock import iso
+
+    return iso(datetime.fromtimestamp(t, UTC))
+
+
+def test_a_failing_check_while_held_rolls_back_at_once() -> None:
+    run = Run(plan_canary(10, 120))
+    run.clock.t = 1_800_000_000.0
+    run.controller.timings = windows_of(freeze(run.clock, 60, 3600))
+    run.clock.at(600, run.check.fire)  # held since 120 s: the alarm fires at 600 s
+    record = run.go()
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert "alarm errors is in ALARM" in (record.reason or "")
+    assert record.weight == 0.0
+    assert run.clock.t < 1_800_000_000.0 + 700  # not held back until the window opened

@@ -23,6 +23,7 @@ class Phase(StrEnum):
     SHIFTING = "SHIFTING"
     BAKING = "BAKING"
     AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    WAITING_WINDOW = "WAITING_WINDOW"  # a shift held until the deployment window opens
     PROMOTING = "PROMOTING"
     SUCCEEDED = "SUCCEEDED"
     ROLLING_BACK = "ROLLING_BACK"
@@ -41,7 +42,8 @@ class Outcome(StrEnum):
 
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
 _ACTIVE = frozenset(Phase) - TERMINAL
-_WORKING = frozenset({Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Phase.PROMOTING})
+_WORKING = frozenset({Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL, Phase.PROMOTING,
+                      Phase.WAITING_WINDOW})
 
 # Allowed transitions. From any non-terminal phase a run may roll back or fail.
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
@@ -51,6 +53,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.SHIFTING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.BAKING: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     Phase.AWAITING_APPROVAL: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
+    # SPEC §14: a shift waits for the window; checks are still watched meanwhile.
+    Phase.WAITING_WINDOW: frozenset({*_WORKING, Phase.ROLLING_BACK, Phase.FAILED}),
     # PROMOTING -> AWAITING_APPROVAL: analysis inconclusive at the end of the final bake
     # with on_inconclusive: approve.
     # PROMOTING -> PREPARING: a whole application's next wave (SPEC §8).

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from deployer.core.clock import iso
 from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.core.signals import StopSignal
@@ -32,6 +33,7 @@ from deployer.errors import (
 from deployer.logs import get_logger
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ApproveSpec, OnInconclusive, ReleasePlan
+from deployer.plan.windows import Schedule
 from strategies.steps import FULL, Approve, Bake, Shift, Step
 
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
@@ -44,11 +46,13 @@ class Timings:
     final_bake: float
     keep_old_for: float
     on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
+    windows: Schedule | None = None  # SPEC §14: when shifts may happen (None: always)
 
     @classmethod
     def of(cls, plan: ReleasePlan) -> Timings:
         return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for,
-                   plan.checks.on_inconclusive)
+                   plan.checks.on_inconclusive,
+                   plan.windows.schedule() if plan.windows is not None else None)
 
 
 @dataclass(slots=True)
@@ -192,6 +196,8 @@ class Controller:
         if phase == Phase.AWAITING_APPROVAL and (self.record.stage or "").startswith(
                 ANALYSIS_GATE):
             return self._analysis_gate()
+        if phase == Phase.WAITING_WINDOW:
+            return self._hold_for_window()
         if phase in (Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL):
             return self._step()
         if phase == Phase.PROMOTING:
@@ -287,6 +293,8 @@ class Controller:
         index = self.record.step_index
         step = self.steps[index]
         if isinstance(step, Shift):
+            if self._window_closed():
+                return self._hold_for_window()
             self._shift(step.weight)
             self._enter_step(index + 1)
             return 0.0
@@ -301,6 +309,40 @@ class Controller:
                               then=lambda: self._enter_step(index + 1))
         return self.waits.await_approval(step.timeout, step.on_timeout,
                                     then=lambda: self._enter_step(index + 1))
+
+    # ------------------------------------------------------------ windows (SPEC §14)
+
+    def _window_closed(self) -> bool:
+        """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
+        windows = self.timings.windows
+        why = windows.closed_because(self.clock.wall()) if windows is not None else None
+        if why is None:
+            return False
+        assert windows is not None
+        opening = windows.next_opening(self.clock.wall())
+        when = f"it opens {iso(opening)}" if opening else "it does not open within a year"
+        self.journal.move(Phase.WAITING_WINDOW, stage=f"window: {why}")
+        self.journal.event(f"holding at {self.record.weight or 0:g}%: the deployment window "
+                           f"is closed ({why}); {when}; checks are still watched")
+        return True
+
+    def _hold_for_window(self) -> float:
+        """Hold at the current weight, watching the checks (a failure rolls back at
+        once: a window never holds a rollback), until the window opens."""
+        windows = self.timings.windows
+        wall = self.clock.wall()
+        if windows is None or windows.closed_because(wall) is None:
+            self.journal.move(Phase.SHIFTING, stage=None)
+            self.journal.event("the deployment window is open: going on")
+            return 0.0
+        self.waits.evaluate_checks(self.clock.now())
+        self.journal.renew_if_due()
+        opening = windows.next_opening(wall)
+        # Windows are wall-clock time whatever --time-scale is; a delay here is in the
+        # run's (scaled) seconds.
+        until = (opening - wall).total_seconds() * self.clock.time_scale if opening else \
+            self.timings.poll_every
+        return max(0.0, min(self.timings.poll_every, until))
 
     def _shift(self, weight: float) -> None:
         # Write-ahead: a controller that dies between this save and the read-back leaves
