@@ -641,3 +641,16 @@ def test_a_failing_check_while_held_rolls_back_at_once() -> None:
     assert "alarm errors is in ALARM" in (record.reason or "")
     assert record.weight == 0.0
     assert run.clock.t < 1_800_000_000.0 + 700  # not held back until the window opened
+
+
+def test_outside_refuse_refuses_a_run_that_starts_while_closed() -> None:
+    run = Run(plan_canary(10, 120))
+    run.clock.t = 1_800_000_000.0
+    timings = windows_of({**freeze(run.clock, -60, 600), "outside": "refuse"})
+    run.controller.timings = Timings(POLL, 0.0, 0.0, windows=timings.windows,
+                                     refuse_outside=True)
+    record = run.go()
+    assert (record.outcome, record.exit_code) == (Outcome.REFUSED, ExitCode.REFUSED)
+    assert record.reason == "the deployment window is closed (freeze (until 2027-01-15 " \
+                            "08:10 UTC))"
+    assert run.target.weight == 0.0 and record.weight is None  # nothing moved

@@ -32,7 +32,7 @@ from deployer.errors import (
 )
 from deployer.logs import get_logger
 from deployer.plan.durations import format_duration
-from deployer.plan.model import ApproveSpec, OnInconclusive, ReleasePlan
+from deployer.plan.model import ApproveSpec, OnInconclusive, OutsideWindow, ReleasePlan
 from deployer.plan.windows import Schedule
 from strategies.steps import FULL, Approve, Bake, Shift, Step
 
@@ -47,12 +47,15 @@ class Timings:
     keep_old_for: float
     on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
     windows: Schedule | None = None  # SPEC §14: when shifts may happen (None: always)
+    refuse_outside: bool = False     # windows.outside: refuse (a closed start is refused)
 
     @classmethod
     def of(cls, plan: ReleasePlan) -> Timings:
+        spec = plan.windows
         return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for,
                    plan.checks.on_inconclusive,
-                   plan.windows.schedule() if plan.windows is not None else None)
+                   spec.schedule() if spec is not None else None,
+                   spec is not None and spec.outside is OutsideWindow.REFUSE)
 
 
 @dataclass(slots=True)
@@ -230,6 +233,7 @@ class Controller:
                          ExitCode.REFUSED, hint=holder_hint(self.store, holder))
             return 0.0
         self.target.preflight(resuming=False)
+        self._refuse_outside_window()
         started = self.parts.check.start()
         record.alarms = started.states
         record.muted_alarms = list(started.muted)
@@ -311,6 +315,20 @@ class Controller:
                                     then=lambda: self._enter_step(index + 1))
 
     # ------------------------------------------------------------ windows (SPEC §14)
+
+    def _refuse_outside_window(self) -> None:
+        """windows.outside: refuse: a run that starts while the window is closed is
+        refused (exit 5), nothing changed."""
+        windows = self.timings.windows
+        if windows is None or not self.timings.refuse_outside:
+            return
+        why = windows.closed_because(self.clock.wall())
+        if why is not None:
+            opening = windows.next_opening(self.clock.wall())
+            raise PreflightError(
+                f"the deployment window is closed ({why})",
+                hint=(f"it opens {iso(opening)}; " if opening else "") +
+                     "windows.outside: refuse (wait holds the release instead)")
 
     def _window_closed(self) -> bool:
         """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
