@@ -654,3 +654,23 @@ def test_outside_refuse_refuses_a_run_that_starts_while_closed() -> None:
     assert record.reason == "the deployment window is closed (freeze (until 2027-01-15 " \
                             "08:10 UTC))"
     assert run.target.weight == 0.0 and record.weight is None  # nothing moved
+
+
+def test_an_abort_while_held_by_the_window_rolls_back() -> None:
+    from deployer.runs.operator import ALLOWED
+
+    assert Phase.WAITING_WINDOW in ALLOWED["abort"]
+    run = Run(plan_canary(10, 120))
+    run.clock.t = 1_800_000_000.0
+    run.controller.timings = windows_of(freeze(run.clock, 60, 3600))
+
+    def abort() -> None:
+        stored = run.store.load("app-1")
+        stored.requests.append({"id": "r1", "action": "abort", "by": "ops",
+                                "handled": False})
+        run.store.save(stored)
+
+    run.clock.at(600, abort)
+    record = run.go()
+    assert record.outcome == Outcome.ABORTED
+    assert record.weight == 0.0

@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[Phase]] = {
     "approve": {Phase.AWAITING_APPROVAL},
     "promote": {Phase.BAKING, Phase.AWAITING_APPROVAL, Phase.PROMOTING},
     "promote_full": STEPPING,
-    "abort": {Phase.PENDING, Phase.PREPARING, *STEPPING},
+    # a run held by its deployment window (SPEC §14) can always be aborted
+    "abort": {Phase.PENDING, Phase.PREPARING, Phase.WAITING_WINDOW, *STEPPING},
 }
 
 
