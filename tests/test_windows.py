@@ -90,15 +90,25 @@ def test_days_and_time_ranges() -> None:
             parse_between(bad)
 
 
-def test_validate_names_each_malformed_entry_at_its_line(tmp_path: Path) -> None:
+MON_THU = '{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}'
+
+
+def window_plan(tmp_path: Path, windows: str,
+                strategy: str = "canary: {weight: 10, bake: 5m}") -> Path:
+    """A one-Lambda plan with `windows` (YAML lines under `windows:`)."""
     path = tmp_path / "plan.yaml"
-    path.write_text("""version: 1
+    path.write_text(f"""version: 1
 name: win
-target: {lambda: {function: api, alias: live, version: "3"}}
-strategy: {canary: {weight: 10, bake: 5m}}
-checks: {alarms: [a]}
+target: {{lambda: {{function: api, alias: live, version: "3"}}}}
+strategy: {{{strategy}}}
+checks: {{alarms: [a]}}
 windows:
-  allow:
+{windows}""")
+    return path
+
+
+def test_validate_names_each_malformed_entry_at_its_line(tmp_path: Path) -> None:
+    path = window_plan(tmp_path, """  allow:
     - {days: mon-thx, between: "09:00-25:00", tz: Europe/Berlinn}
   deny:
     - {from: "2026-12-19T18:00", to: "2026-12-01T08:00", tz: Europe/Berlin}
@@ -118,14 +128,7 @@ def test_a_plan_with_windows_is_refused_until_they_are_enforced(tmp_path: Path) 
     validate and plan say so, rollout (either engine) refuses, exit 2."""
     from tests.conftest import run_cli
 
-    path = tmp_path / "plan.yaml"
-    path.write_text("""version: 1
-name: win
-target: {lambda: {function: api, alias: live, version: "3"}}
-strategy: {canary: {weight: 10, bake: 5m}}
-checks: {alarms: [a]}
-windows: {allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]}
-""")
+    path = window_plan(tmp_path, f"  allow: [{MON_THU}]\n")
     validated = run_cli("validate", str(path))
     assert validated.returncode == 0 and "not yet enforced" in validated.stderr
     assert run_cli("validate", str(path), "--strict").returncode == 2
@@ -141,17 +144,10 @@ def test_plan_at_shows_a_friday_release_waiting_for_monday(tmp_path: Path) -> No
     Monday; the bake between shifts goes on in the window, a freeze pushes it further."""
     from tests.conftest import run_cli
 
-    path = tmp_path / "plan.yaml"
-    path.write_text("""version: 1
-name: win
-target: {lambda: {function: api, alias: live, version: "3"}}
-strategy: {linear: {step: 50, every: 7h}}
-checks: {alarms: [a]}
-windows:
-  allow: [{days: mon-thu, between: "09:00-16:00", tz: Europe/Berlin}]
+    path = window_plan(tmp_path, f"  allow: [{MON_THU}]\n" + """\
   deny: [{from: "2026-12-19T18:00", to: "2027-01-04T08:00", tz: Europe/Berlin,
           reason: year-end freeze}]
-""")
+""", strategy="linear: {step: 50, every: 7h}")
     shown = run_cli("plan", str(path), "--at", "2026-12-04T17:00+01:00")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.split("started at 2026-12-04T17:00:00+01:00:")[1].splitlines()

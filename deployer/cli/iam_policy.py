@@ -91,7 +91,7 @@ def policy_for(plan: ReleasePlan, store_url: str | None = None,
             list(dict.fromkeys(where.arn("cloudwatch", f"alarm:{name}")
                                for name, where in alarms))))
     statements += _metric_statements(plan)
-    roles = sorted({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    roles = sorted(plan.roles)
     if roles:
         statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     statements += _hooks_and_notify(plan, scope)
@@ -121,7 +121,7 @@ def role_policies(plan: ReleasePlan, region: str | None = None,
     their own alarms, their metrics) and its trust policy naming the runner."""
     scope = _Scope(plan, region)
     roles: dict[str, dict[str, Any]] = {}
-    for role in dict.fromkeys(leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn):
+    for role in plan.roles:
         legs = [leg for leg in plan.legs if leg.spec.role_arn == role]
         statements = _target_statements(legs, scope)
         alarms = [scope.at(leg.spec).arn("cloudwatch", f"alarm:{name}")
@@ -282,13 +282,12 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
                 [scope.arn("ecs", f"service/{cluster}/{ecs.service}"),
                  scope.arn("ecs", f"task-set/{cluster}/{ecs.service}/*")]))
     statements = _merged(statements)
-    own = list(dict.fromkeys([*plan.checks.alarms, *(
-        name for leg in plan.legs if not leg.spec.role_arn for name in leg.alarms)]))
+    own = plan.alarms_read_as(None)
     if own:  # a plan that watches nothing makes no DescribeAlarms call
         statements.append(_statement(
             "ReadAlarms", ["cloudwatch:DescribeAlarms"],
             [scope.arn("cloudwatch", f"alarm:{name}") for name in own]))
-    roles = sorted({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    roles = sorted(plan.roles)
     if roles:  # a Task's Credentials: the execution role assumes the target's role
         statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     statements += _metric_statements(plan)

@@ -322,9 +322,10 @@ class Controller:
         windows = self.timings.windows
         if windows is None or not self.timings.refuse_outside:
             return
-        why = windows.closed_because(self.clock.wall())
+        wall = self.clock.wall()
+        why = windows.closed_because(wall)
         if why is not None:
-            opening = windows.next_opening(self.clock.wall())
+            opening = windows.next_opening(wall)
             raise PreflightError(
                 f"the deployment window is closed ({why})",
                 hint=(f"it opens {iso(opening)}; " if opening else "") +
@@ -333,11 +334,12 @@ class Controller:
     def _window_closed(self) -> bool:
         """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
         windows = self.timings.windows
-        why = windows.closed_because(self.clock.wall()) if windows is not None else None
+        wall = self.clock.wall()
+        why = windows.closed_because(wall) if windows is not None else None
         if why is None:
             return False
         assert windows is not None
-        opening = windows.next_opening(self.clock.wall())
+        opening = windows.next_opening(wall)
         when = f"it opens {iso(opening)}" if opening else "it does not open within a year"
         self.journal.move(Phase.WAITING_WINDOW, stage=f"window: {why}")
         self.journal.event(f"holding at {self.record.weight or 0:g}%: the deployment window "

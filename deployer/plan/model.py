@@ -662,6 +662,21 @@ class ReleasePlan(Spec):
         return [list(w) for w in self.waves] if self.waves else [list(self.targets)]
 
     @property
+    def roles(self) -> list[str]:
+        """The roles of targets in other accounts (SPEC §13), each once, in plan order."""
+        return list(dict.fromkeys(leg.spec.role_arn for leg in self.legs if leg.spec.role_arn))
+
+    def alarms_read_as(self, role: str | None) -> list[str]:
+        """The alarms read in one account, each once: with `role`, its targets' own;
+        with None, the run's own account's (the plan's and its own targets')."""
+        if role is None:
+            names = [*self.checks.alarms, *(a for leg in self.legs if not leg.spec.role_arn
+                                            for a in leg.alarms)]
+        else:
+            names = [a for leg in self.legs if leg.spec.role_arn == role for a in leg.alarms]
+        return list(dict.fromkeys(names))
+
+    @property
     def all_alarms(self) -> list[str]:
         """The run's alarms and every target's own, each once (one batched poll)."""
         names = list(self.checks.alarms)

@@ -129,7 +129,7 @@ def alarm_places(plan: ReleasePlan, aws: AwsContext
     for leg in plan.legs:
         place = place_of(leg.spec, aws)
         where = "" if place is aws else " @ " + ":".join(
-            p for p in (leg.spec.account if leg.spec.role_arn else None, place.region) if p)
+            p for p in (leg.spec.account, place.region) if p)
         names = places.setdefault((place, where), [])
         names += [a for a in leg.alarms if a not in names]
     return {key: names for key, names in places.items() if names or key[1] == ""}

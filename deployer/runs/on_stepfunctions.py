@@ -171,7 +171,7 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
     contexts = [_contexts(plan, record, targets, wave) for wave in plan.wave_names]
     analysis = None
     if plan.checks.metrics is not None:  # every target this run releases, in wave order
-        waves = {name: index for index, wave in enumerate(plan.wave_names) for name in wave}
+        waves = {leg.name: leg.wave for leg in plan.legs}
         analysis = analysis_input(
             [(name, waves[name], targets[name].metric_series())
              for wave in plan.wave_names for name in wave

@@ -21,17 +21,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from deployer.checks.analysis import BATCH, PERIOD
 from deployer.core.ports import MetricSeries, VersionSeries
 from deployer.plan.model import ChecksSpec
 from deployer.stepfunctions.asl import CHECK_FAILED, State, retry
 from deployer.stepfunctions.verdicts import verdict_functions
 
-PERIOD = 60
 # What a poll asks for when no target of an account is in play (never answered).
 NOTHING = {"Id": "nothing", "ReturnData": True, "MetricStat": {
-    "Metric": {"Namespace": "deployer/none", "MetricName": "none"}, "Period": 60,
+    "Metric": {"Namespace": "deployer/none", "MetricName": "none"}, "Period": PERIOD,
     "Stat": "Sum"}}
-MAX_QUERIES = 500          # GetMetricData's limit per call: one call per poll
+MAX_QUERIES = BATCH        # GetMetricData's limit per call: one call per poll
 MAX_DATAPOINTS = 100_800   # per call; beyond, AWS pages the answer
 
 

@@ -71,16 +71,10 @@ class _Compiler:
         self.alarms = plan.all_alarms
         # Alarms by account (SPEC §13): the machine's own (the plan's and its targets'),
         # then each target role's, read with that role (a Task's Credentials).
-        roles = list(dict.fromkeys(leg.spec.role_arn for leg in plan.legs
-                                   if leg.spec.role_arn))
-        self.own_alarms = list(dict.fromkeys(
-            [*plan.checks.alarms, *(a for leg in plan.legs if not leg.spec.role_arn
-                                    for a in leg.alarms)]))
-        self.role_alarms = [(role, list(dict.fromkeys(
-            a for leg in plan.legs if leg.spec.role_arn == role for a in leg.alarms)))
-            for role in roles]
-        self.role_alarms = [(role, names) for role, names in self.role_alarms if names]
-        self.roles = roles  # the other accounts' target roles, in the plan's order
+        self.roles = plan.roles  # the other accounts' target roles, in the plan's order
+        self.own_alarms = plan.alarms_read_as(None)
+        self.role_alarms = [(role, plan.alarms_read_as(role)) for role in self.roles
+                            if plan.alarms_read_as(role)]
         self.alarm_count = len(self.own_alarms) + sum(len(n) for _, n in self.role_alarms)
         self.muting = bool(self.alarms) and \
             plan.checks.already_firing is AlreadyFiring.IGNORE
@@ -208,7 +202,7 @@ class _Compiler:
 
     def _program(self, program: dict[str, Any], prefix: str) -> dict[str, Any]:
         program = only(program, self.kinds)
-        if any(leg.spec.role_arn for leg in self.plan.legs):
+        if self.roles:
             program = with_roles(program)
         named = prefixed(program, prefix)
         return {**named, "States": _reachable(named["StartAt"], named["States"])}

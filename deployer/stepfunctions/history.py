@@ -57,7 +57,7 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
         total = total + (TASK + STEP) * (2 + gates)
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
-    if any(leg.spec.role_arn for leg in plan.legs):  # each leg's program picks its account
+    if plan.roles:  # each leg's program picks its account
         total = total + STEP * _leg_runs(entries, sizes)
     if _muting(plan):  # each alarm is unmuted once, at most: one record update each
         total = total + (TASK + STEP) * len(plan.all_alarms)
@@ -80,12 +80,12 @@ def _poll(plan: ReleasePlan) -> Tally:
     """One poll; with muted alarms the judging is one state longer (the muting Choice),
     as it is with alarms in other accounts, each account's read one Task more;
     analysis adds its GetMetricData (which judges in its Output) and the record's note."""
-    others = len({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn and leg.alarms})
+    others = sum(1 for role in plan.roles if plan.alarms_read_as(role))
     poll = POLL + STEP if _muting(plan) or others else POLL
     poll = poll + TASK * others
     if plan.checks.metrics is None:
         return poll
-    roles = len({leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    roles = len(plan.roles)
     # one GetMetricData per account, then (with others) a state that judges them all
     return poll + TASK * 2 + (TASK * roles + STEP if roles else Tally())
 

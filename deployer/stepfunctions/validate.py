@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 import os
 
+from deployer.checks.analysis import PERIOD
 from deployer.errors import PlanError
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ReleasePlan
 from deployer.plan.warnings import refuse_unenforced
-from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, PERIOD, queries_per_poll
+from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, queries_per_poll
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
     smallest_poll_that_fits,
