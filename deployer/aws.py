@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_ssm import SSMClient
 
 T = TypeVar("T")
 
@@ -223,6 +224,8 @@ class AwsContext:
     def client(self, service: Literal["ecs"]) -> ECSClient: ...
     @overload
     def client(self, service: Literal["elbv2"]) -> ElasticLoadBalancingv2Client: ...
+    @overload
+    def client(self, service: Literal["ssm"]) -> SSMClient: ...
     @overload
     def client(self, service: str) -> Any: ...
 

@@ -54,3 +54,26 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, st
     return process.returncode, out, err
 
 
+
+
+def subscribed_queue(endpoint: str, name: str
+                     ) -> tuple[str, Callable[[], list[dict[str, Any]]]]:
+    """An SNS topic with an SQS queue subscribed; the messages the queue has received."""
+    from deployer.demo.world import client
+
+    sns, sqs = client("sns", endpoint, "us-east-1"), client("sqs", endpoint, "us-east-1")
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    seen: list[dict[str, Any]] = []
+
+    def messages() -> list[dict[str, Any]]:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                "Messages", []):
+            seen.append(json.loads(message["Body"]))
+        return seen
+
+    return topic, messages

@@ -332,3 +332,12 @@ strategy: {all_at_once: {}}
     result = run_cli("validate", "--strict", path)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
+
+
+def test_override_window_needs_a_reason() -> None:
+    plan = str(ROOT / "configs" / "lambda-canary.yaml")
+    for args in (["--override-window"], ["--reason", "hotfix"],
+                 ["--override-window", "--reason", "  "]):
+        result = run_cli("rollout", plan, *args)
+        assert result.returncode == 2, args
+        assert "--override-window needs --reason TEXT" in result.stderr

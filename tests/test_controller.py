@@ -13,12 +13,14 @@ from deployer.core.signals import StopSignal
 from deployer.engine.controller import Controller, Parts, Timings
 from deployer.errors import ExitCode
 from deployer.plan.model import OnInconclusive
+from deployer.plan.windows import WindowState
 from strategies.all_at_once import plan_all_at_once
 from strategies.blue_green import plan_blue_green
 from strategies.canary import plan_canary
 from strategies.linear import plan_linear
 from strategies.steps import Approve, Bake, OnTimeout, Shift, Step
 from tests.fakes import (
+    EPOCH,
     FakeClock,
     FakeTarget,
     InMemoryStore,
@@ -595,10 +597,13 @@ def test_canary_bakes_are_judged_against_stable() -> None:
 
 # ---------------------------------------------------------------- windows (SPEC §14)
 
-def windows_of(spec: dict[str, object]) -> Timings:
-    from deployer.plan.model import WindowsSpec
+def with_windows(run: Run, spec: dict[str, object]) -> None:
+    """The run's controller asks the plan's windows `spec` (refusing when it says so)."""
+    from deployer.plan.model import OutsideWindow, WindowsSpec
 
-    return Timings(POLL, 0.0, 0.0, windows=WindowsSpec.model_validate(spec).schedule())
+    windows = WindowsSpec.model_validate(spec)
+    run.controller.window.window = windows.schedule()
+    run.controller.window.refuse_outside = windows.outside is OutsideWindow.REFUSE
 
 
 def freeze(clock: FakeClock, start: float, end: float) -> dict[str, object]:
@@ -611,7 +616,7 @@ def freeze(clock: FakeClock, start: float, end: float) -> dict[str, object]:
 def test_a_closed_window_holds_the_next_shift_watching_the_checks() -> None:
     run = Run(plan_canary(10, 120))
     run.clock.t = 1_800_000_000.0  # a whole minute
-    run.controller.timings = windows_of(freeze(run.clock, 60, 300))
+    with_windows(run, freeze(run.clock, 60, 300))
     record = run.go()
     assert record.outcome == Outcome.SUCCEEDED
     assert run.phases() == ["PREPARING", "SHIFTING", "BAKING", "WAITING_WINDOW", "SHIFTING",
@@ -634,7 +639,7 @@ def iso_at(clock: FakeClock, t: float) -> str:
 def test_a_failing_check_while_held_rolls_back_at_once() -> None:
     run = Run(plan_canary(10, 120))
     run.clock.t = 1_800_000_000.0
-    run.controller.timings = windows_of(freeze(run.clock, 60, 3600))
+    with_windows(run, freeze(run.clock, 60, 3600))
     run.clock.at(600, run.check.fire)  # held since 120 s: the alarm fires at 600 s
     record = run.go()
     assert record.outcome == Outcome.ROLLED_BACK
@@ -646,9 +651,7 @@ def test_a_failing_check_while_held_rolls_back_at_once() -> None:
 def test_outside_refuse_refuses_a_run_that_starts_while_closed() -> None:
     run = Run(plan_canary(10, 120))
     run.clock.t = 1_800_000_000.0
-    timings = windows_of({**freeze(run.clock, -60, 600), "outside": "refuse"})
-    run.controller.timings = Timings(POLL, 0.0, 0.0, windows=timings.windows,
-                                     refuse_outside=True)
+    with_windows(run, {**freeze(run.clock, -60, 600), "outside": "refuse"})
     record = run.go()
     assert (record.outcome, record.exit_code) == (Outcome.REFUSED, ExitCode.REFUSED)
     assert record.reason == "the deployment window is closed (freeze (until 2027-01-15 " \
@@ -662,7 +665,7 @@ def test_an_abort_while_held_by_the_window_rolls_back() -> None:
     assert Phase.WAITING_WINDOW in ALLOWED["abort"]
     run = Run(plan_canary(10, 120))
     run.clock.t = 1_800_000_000.0
-    run.controller.timings = windows_of(freeze(run.clock, 60, 3600))
+    with_windows(run, freeze(run.clock, 60, 3600))
 
     def abort() -> None:
         stored = run.store.load("app-1")
@@ -674,3 +677,105 @@ def test_an_abort_while_held_by_the_window_rolls_back() -> None:
     record = run.go()
     assert record.outcome == Outcome.ABORTED
     assert record.weight == 0.0
+
+
+class ScriptedWindow:
+    """A window whose state the test sets (a change calendar, say)."""
+
+    def __init__(self, state: WindowState) -> None:
+        self.now = state
+        self.asked = 0
+
+    def state(self, at: datetime) -> WindowState:
+        self.asked += 1
+        return self.now
+
+
+def test_the_record_says_why_and_when_while_held() -> None:
+    run = Run(plan_canary(10, 120))
+    opens = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+    window = ScriptedWindow(WindowState(None))
+    run.controller.window.window = window
+    seen: list[dict[str, object] | None] = []
+
+    def close() -> None:
+        window.now = WindowState("change calendar prod-freeze is CLOSED", opens)
+
+    def look_then_open() -> None:
+        stored = run.store.load("app-1")
+        seen.append(stored.document()["window"])
+        seen.append({"phase": stored.phase.value, "stage": stored.stage})
+        window.now = WindowState(None)
+
+    run.clock.at(60, close)
+    run.clock.at(400, look_then_open)
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert seen == [{"closed_because": "change calendar prod-freeze is CLOSED",
+                     "opens": "2027-01-04T08:00:00Z"},
+                    {"phase": "WAITING_WINDOW",
+                     "stage": "window: change calendar prod-freeze is CLOSED"}]
+    assert record.window is None  # cleared once open
+    assert "the deployment window is open: going on" in [e.message for e in record.events]
+
+
+def test_an_override_is_never_held_and_says_so() -> None:
+    run = Run(plan_canary(10, 120))
+    window = ScriptedWindow(WindowState("year-end freeze", None))
+    run.controller.window.window = window
+    run.controller.window.refuse_outside = True
+    assert run.record is not None
+    run.record.window_override = {"by": "ops@example.com", "reason": "hotfix INC-42",
+                                  "at": "t0"}
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert window.asked == 0
+    assert "deployment window overridden by ops@example.com: hotfix INC-42" in \
+        [e.message for e in record.events]
+    assert record.document()["window_override"]["reason"] == "hotfix INC-42"
+
+
+def test_an_unreadable_window_refuses_at_the_start_and_holds_mid_run() -> None:
+    unreadable = WindowState("cannot read change calendar prod-freeze: AccessDeniedException:"
+                             " no", None, unreadable=True)
+    run = Run(plan_canary(10, 120))
+    run.controller.window.window = ScriptedWindow(unreadable)
+    record = run.go()
+    assert (record.outcome, record.exit_code) == (Outcome.REFUSED, ExitCode.REFUSED)
+    assert record.reason == unreadable.closed_because
+    assert "ssm:GetCalendarState" in (record.hint or "")
+    assert run.target.history == []
+
+    later = Run(plan_canary(10, 120), deadline=900)
+    window = ScriptedWindow(WindowState(None))
+    later.controller.window.window = window
+
+    def lose_access() -> None:
+        window.now = unreadable
+
+    later.clock.at(60, lose_access)
+    record = later.go()
+    # Never taken as open: held at 10% until the deadline rolled it back.
+    assert later.target.history == [10, 0]
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.reason == "deadline passed before the run finished"
+
+
+def test_an_override_request_releases_a_held_run() -> None:
+    run = Run(plan_canary(10, 120))
+    run.controller.window.window = ScriptedWindow(WindowState("year-end freeze", None))
+
+    def override() -> None:
+        stored = run.store.load("app-1")
+        stored.requests.append({"id": "r1", "action": "override_window", "by": "ops",
+                                "reason": "INC-42", "at": "t1", "handled": False})
+        run.store.save(stored)
+
+    run.clock.at(3600, override)
+    record = run.go()
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.target.history == [10, 100]
+    assert record.window_override == {"by": "ops", "reason": "INC-42", "at": "t1"}
+    assert "deployment window overridden by ops: INC-42" in [e.message for e in record.events]
+    shifted = next(e for e in record.events if e.message.startswith("shifted to 10%"))
+    assert shifted.at >= iso_at(run.clock, EPOCH + 3600)  # held until the override

@@ -24,7 +24,7 @@ from deployer.demo.world import LambdaWorld, client, create_lambda_world
 from deployer.plan.loader import load_plan
 from deployer.stepfunctions.history import worst_case
 from tests.conftest import fake_credentials
-from tests.e2e import Cli, finish, wait_until
+from tests.e2e import Cli, finish, subscribed_queue, wait_until
 from tests.sfn_moto import machine_aws
 
 ROLE = "arn:aws:iam::123456789012:role/deployer-machine"
@@ -141,26 +141,6 @@ def test_canary_runs_to_the_end_with_no_deployer_process(
     assert 0 < used <= worst_case(load_plan(plan).plan).events
 
 
-def subscribed_queue(endpoint: str, name: str) -> tuple[str, Callable[[], list[str]]]:
-    """An SNS topic with an SQS queue subscribed; the events the queue has received."""
-    sns, sqs = client("sns", endpoint, "us-east-1"), client("sqs", endpoint, "us-east-1")
-    topic = sns.create_topic(Name=name)["TopicArn"]
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
-                  Attributes={"RawMessageDelivery": "true"})
-    seen: list[str] = []
-
-    def events() -> list[str]:
-        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
-                "Messages", []):
-            seen.append(json.loads(message["Body"])["event"])
-        return seen
-
-    return topic, events
-
-
 def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
         world: LambdaWorld, plan_file: Callable[..., str], cli: Cli, endpoint: str) -> None:
     topic, notified = subscribed_queue(endpoint, world.function)
@@ -175,7 +155,7 @@ def test_an_alarm_mid_bake_rolls_back_and_wait_exits_3(
     assert "started on AWS Step Functions" in out
     assert world.alias_state() == (world.stable, {})
     assert "rolled_back" in err and world.alarms[0] in err
-    wait_until(lambda: notified() == ["started", "rolled_back"], 10)
+    wait_until(lambda: [m["event"] for m in notified()] == ["started", "rolled_back"], 10)
 
 
 APPROVAL = """\

@@ -20,6 +20,7 @@ from deployer.demo.world import create_lambda_world
 from deployer.plan.loader import load_plan
 from deployer.runs.rollout import RolloutOptions, rollout
 from deployer.store.dynamo_store import DynamoStore
+from tests.calendar_moto import CALENDARS, Calendar, patch_calendars
 from tests.conftest import queue_lambda_answers
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -71,6 +72,8 @@ def hint(action: str, params: dict[str, Any]) -> str | None:
         return f"service/{params['cluster']}/{params['service']}"
     if action.startswith("dynamodb:"):
         return f"table/{params['TableName']}"
+    if action == "ssm:GetCalendarState":
+        return f"document/{params['CalendarNames'][0]}"
     return None
 
 
@@ -96,6 +99,8 @@ def test_lambda_release_with_hooks_notifications_and_dynamodb(
     queue_lambda_answers({"hookStatus": "SUCCEEDED"})  # moto runs no code: a canned answer
     topic = boto3.client("sns").create_topic(Name="deploys")["TopicArn"]
     DynamoStore("runs", Settings(region="us-east-1")).initialise()
+    patch_calendars()  # moto has no change calendars (tests/calendar_moto.py)
+    CALENDARS["prod-freeze"] = Calendar("OPEN")
     calls.clear()
     plan, record = run(f"""\
 version: 1
@@ -107,10 +112,12 @@ checks: {{alarms: [errors, latency], poll_every: 10s}}
 hooks:
   before_traffic: [{{lambda: smoke}}]
 notify: {{sns_topic: {topic}}}
+windows: {{change_calendars: [prod-freeze]}}
 """, tmp_path, "dynamodb://runs")
     assert record.outcome == Outcome.SUCCEEDED
     assert {"lambda:PublishVersion", "lambda:UpdateAlias", "lambda:InvokeFunction",
-            "sns:Publish", "dynamodb:PutItem", "cloudwatch:DescribeAlarms"} <= {a for a, _ in calls}
+            "sns:Publish", "dynamodb:PutItem", "cloudwatch:DescribeAlarms",
+            "ssm:GetCalendarState"} <= {a for a, _ in calls}
     assert_covered(policy_for(plan, "dynamodb://runs", "us-east-1"), calls)
 
 

@@ -123,20 +123,28 @@ def test_validate_names_each_malformed_entry_at_its_line(tmp_path: Path) -> None
     assert "must be after from" in problems[3]
 
 
-def test_a_plan_with_windows_is_refused_until_they_are_enforced(tmp_path: Path) -> None:
-    """Fail closed: windows this version cannot enforce are never silently ignored —
-    validate and plan say so, rollout (either engine) refuses, exit 2."""
+def test_a_plan_with_windows_validates_without_warnings_and_a_bad_calendar_name_is_named(
+        tmp_path: Path) -> None:
     from tests.conftest import run_cli
 
-    path = window_plan(tmp_path, f"  allow: [{MON_THU}]\n")
-    validated = run_cli("validate", str(path))
-    assert validated.returncode == 0 and "not yet enforced" in validated.stderr
-    assert run_cli("validate", str(path), "--strict").returncode == 2
-    for engine in ("local", "stepfunctions"):
-        refused = run_cli("rollout", str(path), "--engine", engine, "--role-arn",
-                          "arn:aws:iam::1:role/r", "--store", "dynamodb://t")
-        assert refused.returncode == 2, refused.stderr
-        assert "rollout refuses this plan" in refused.stderr
+    path = window_plan(tmp_path, f"  allow: [{MON_THU}]\n  change_calendars: [prod-freeze]\n")
+    validated = run_cli("validate", str(path), "--strict")
+    assert validated.returncode == 0 and "warning" not in validated.stderr
+    bad = window_plan(tmp_path, "  change_calendars: [prod freeze]\n")
+    refused = run_cli("validate", str(bad))
+    assert refused.returncode == 2
+    assert f"{bad}:7:22: windows.change_calendars[0]: 'prod freeze' is not an SSM Change " \
+        "Calendar name" in refused.stderr
+
+
+def test_deny_times_may_name_seconds() -> None:
+    windows = WindowsSpec.model_validate({"deny": [
+        {"from": "2026-12-04T10:00:30", "to": "2026-12-04T10:00:45"}]}).schedule()
+    assert windows.closed_because(utc("2026-12-04T10:00")) is None
+    assert windows.closed_because(datetime(2026, 12, 4, 10, 0, 31, tzinfo=UTC)) == \
+        "denied until 2026-12-04 10:00:45 UTC"
+    assert windows.next_opening(datetime(2026, 12, 4, 10, 0, 31, tzinfo=UTC)) == \
+        datetime(2026, 12, 4, 10, 0, 45, tzinfo=UTC)
 
 
 def test_plan_at_shows_a_friday_release_waiting_for_monday(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ def role_policies(plan: ReleasePlan, region: str | None = None,
 
 
 def _hooks_and_notify(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
-    """Invoking the plan's lambda hooks and publishing to its topic."""
+    """Invoking the plan's lambda hooks, publishing to its topic, and reading its
+    change calendars (SPEC §14), all in the plan's place."""
     statements = []
     hooks = [h.lambda_ for h in (*plan.hooks.before_traffic, *plan.hooks.after_traffic)
              if h.lambda_]
@@ -152,6 +153,11 @@ def _hooks_and_notify(plan: ReleasePlan, scope: _Scope) -> list[dict[str, Any]]:
                                      [arn for hook in hooks for arn in scope.function(hook)]))
     if plan.notify.sns_topic:
         statements.append(_statement("Notify", ["sns:Publish"], [plan.notify.sns_topic]))
+    calendars = plan.windows.change_calendars if plan.windows else []
+    if calendars:
+        statements.append(_statement("ReadChangeCalendars", ["ssm:GetCalendarState"], [
+            name if name.startswith("arn:") else scope.arn("ssm", f"document/{name}")
+            for name in calendars]))
     return statements
 
 

@@ -181,18 +181,25 @@ Exit codes: 0 succeeded, 1 unexpected error, 2 invalid plan, 3 rolled back,
               help="--engine stepfunctions: the IAM role the state machine runs as.")
 @click.option("--wait", "wait_for_end", is_flag=True,
               help="--engine stepfunctions: follow the run and exit with its outcome's code.")
+@click.option("--override-window", is_flag=True,
+              help="Break glass: release even while the plan's windows are closed "
+                   "(needs --reason; kept in the record, report and notifications).")
+@click.option("--reason", metavar="TEXT", help="Why the window is overridden.")
 @strict_option
 @common_options
 def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
             report_html: str | None, assume_yes: bool, time_scale: float,
             dry_run: bool, engine: str, role_arn: str | None, wait_for_end: bool,
-            strict: bool) -> int:
+            override_window: bool, reason: str | None, strict: bool) -> int:
     """Run a release plan; blocks until it succeeds, rolls back or fails."""
     from deployer.logs import configure_logging
     from deployer.plan.loader import load_plan
     from deployer.runs.rollout import RolloutOptions, exit_code_of
     from deployer.runs.rollout import rollout as run_rollout
 
+    if override_window != bool(reason and reason.strip()):
+        raise UsageError("--override-window needs --reason TEXT (why the window is broken), "
+                         "and --reason goes with --override-window")
     loaded = load_plan(plan_path, overrides)
     say_warnings(loaded, strict)
     options = settings()
@@ -208,7 +215,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
     prompt = live and sys.stdin.isatty() and not assume_yes
     record = run_rollout(loaded, options, RolloutOptions(
         report=report, report_html=report_html, time_scale=time_scale, dry_run=dry_run,
-        live=live, prompt=prompt))
+        live=live, prompt=prompt, override_window=reason))
     return exit_code_of(record)
 
 

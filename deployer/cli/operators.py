@@ -161,13 +161,29 @@ def approve(run_id: str, reason: str | None) -> int:
     return _request(run_id, "approve", reason)
 
 
-@click.command()
+@click.command(epilog="""
+\b
+Examples:
+  deployer promote checkout-20261126T181500Z-3fa2          # end the current bake
+  deployer promote checkout-20261126T181500Z-3fa2 --override-window \\
+    --reason "INC-42: the fix must ship in the freeze"     # break glass
+""")
 @click.argument("run_id")
 @click.option("--full", is_flag=True, help="Go to 100% now, skipping every remaining step.")
+@click.option("--override-window", is_flag=True,
+              help="Break glass: the run moves on even while its deployment windows are "
+                   "closed (needs --reason; kept in the record, report and notifications).")
 @reason_option
 @common_options
-def promote(run_id: str, full: bool, reason: str | None) -> int:
+def promote(run_id: str, full: bool, override_window: bool, reason: str | None) -> int:
     """Skip the current bake or wait (--full: go to 100% now)."""
+    if override_window:
+        from deployer.errors import UsageError
+
+        if full or not (reason and reason.strip()):
+            raise UsageError("--override-window needs --reason TEXT (why the window is "
+                             "broken), and goes without --full")
+        return _request(run_id, "override_window", reason.strip())
     return _request(run_id, "promote_full" if full else "promote", reason)
 
 

@@ -12,6 +12,7 @@ from deployer.core.ports import Store
 from deployer.core.record import RunRecord, controller_dead, lease_alive
 from deployer.display.analysis_text import analysis_lines
 from deployer.display.progress import LiveProgress
+from deployer.display.window_text import window_lines
 
 SETTLE_EVERY = 5  # polls between asking AWS whether the execution still runs
 WATCH_POLL_SECONDS = 1.0
@@ -49,6 +50,8 @@ def render_text(record: RunRecord, events: int = 5) -> str:
                      + (f": {record.reason}" if record.reason else ""))
     lines += target_lines(record)
     lines += [f"warning  {w}" for w in record.warnings]
+    lines += [f"window   {line}" for line in window_lines(record.window,
+                                                          record.window_override)]
     if record.alarms:
         # A state machine polls the alarms without writing each reading to the record.
         when = "at preflight: " if record.on_stepfunctions else ""

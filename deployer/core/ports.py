@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from deployer.core.record import RunRecord
+from deployer.plan.windows import WindowState
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,16 @@ class TrafficTarget(Protocol):
 
     def metric_series(self) -> VersionSeries:
         """Each version's per-version metrics, once preflight and prepare have run."""
+        ...
+
+
+class Window(Protocol):
+    """When traffic may move (SPEC §14): the plan's allow/deny entries and its change
+    calendars. A rollback never asks."""
+
+    def state(self, at: datetime) -> WindowState:
+        """Open or closed at wall-clock `at` (now, for calendars); when closed, why and
+        when it next opens. Something unreadable is closed (`unreadable`), never open."""
         ...
 
 

@@ -132,6 +132,10 @@ class RunRecord:
     # "state_machine_arn", "execution_arn", "task_token"} (SPEC §11).
     engine: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # the plan's (plan/warnings.py)
+    # SPEC §14: while held by the deployment window, {"closed_because", "opens"}; a
+    # break-glass release, {"by", "reason", "at"} (never held by a window).
+    window: dict[str, Any] | None = None
+    window_override: dict[str, Any] | None = None
     version: int = 0                     # optimistic-concurrency counter, owned by the store
 
     @property
@@ -213,6 +217,8 @@ class RunRecord:
             **({"engine": {k: v for k, v in self.engine.items() if k != "task_token"}}
                if self.engine else {}),
             **({"warnings": self.warnings} if self.warnings else {}),
+            **({"window": self.window} if self.window else {}),
+            **({"window_override": self.window_override} if self.window_override else {}),
             **({"dead": True} if controller_dead(self) else {}),
         }
         if with_events:

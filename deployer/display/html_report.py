@@ -32,6 +32,8 @@ def render_report(document: dict[str, Any]) -> str:
         "run_id", "plan_name", "outcome", "phase", "reason", "exit_code", "started_at",
         "ended_at", "weight", "time_scale")}
     run["warnings"] = list(document.get("warnings") or [])
+    run["window"] = document.get("window")
+    run["window_override"] = document.get("window_override")
     run["events"] = [{"at": e.get("at"), "phase": e.get("phase"), "weight": e.get("weight"),
                       "message": e.get("message")} for e in document.get("events", [])]
     return environment.get_template("report.html.j2").render(

@@ -99,7 +99,11 @@ class LiveProgress:
         if self.steps_total:
             table.add_row("step", f"{min(record.step_index + 1, self.steps_total)}/"
                                   f"{self.steps_total}")
-        if self.remaining is not None:
+        from deployer.display.window_text import window_lines
+
+        for line in window_lines(record.window, record.window_override):
+            table.add_row("window", Text(line, style="yellow"))
+        if self.remaining is not None and record.window is None:
             left = format_duration(math.ceil(self.remaining))
             if record.time_scale != 1:
                 left += f" (plan time; running {record.time_scale:g}x faster)"

@@ -13,8 +13,16 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from deployer.core.clock import iso
-from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
+from deployer.core.ports import (
+    Check,
+    Clock,
+    Hook,
+    Notifier,
+    Observer,
+    Store,
+    TrafficTarget,
+    Window,
+)
 from deployer.core.record import EXIT_CODES, Outcome, Phase, RunRecord
 from deployer.core.signals import StopSignal
 from deployer.engine.fleet import Fleet, new_versions
@@ -23,6 +31,7 @@ from deployer.engine.journal import LeaseLost, RunJournal
 from deployer.engine.locks import holder_hint, release_locks, take_locks
 from deployer.engine.takeover import reconcile
 from deployer.engine.waits import ANALYSIS_GATE, DRIFT_READ_EVERY, Waits
+from deployer.engine.window_gate import WindowGate
 from deployer.errors import (
     CheckFailed,
     DeployerError,
@@ -33,7 +42,6 @@ from deployer.errors import (
 from deployer.logs import get_logger
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ApproveSpec, OnInconclusive, OutsideWindow, ReleasePlan
-from deployer.plan.windows import Schedule
 from strategies.steps import FULL, Approve, Bake, Shift, Step
 
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
@@ -46,7 +54,6 @@ class Timings:
     final_bake: float
     keep_old_for: float
     on_inconclusive: OnInconclusive = OnInconclusive.EXTEND
-    windows: Schedule | None = None  # SPEC §14: when shifts may happen (None: always)
     refuse_outside: bool = False     # windows.outside: refuse (a closed start is refused)
 
     @classmethod
@@ -54,7 +61,6 @@ class Timings:
         spec = plan.windows
         return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for,
                    plan.checks.on_inconclusive,
-                   spec.schedule() if spec is not None else None,
                    spec is not None and spec.outside is OutsideWindow.REFUSE)
 
 
@@ -68,6 +74,7 @@ class Parts:
     clock: Clock
     notifier: Notifier
     observer: Observer
+    window: Window | None = None  # SPEC §14: when shifts may happen (None: always)
 
 
 class Controller:
@@ -88,6 +95,8 @@ class Controller:
         self.waits = Waits(self.journal, self.clock, timings.poll_every,
                            timings.on_inconclusive, parts.check, parts.target, parts.observer,
                            parts.notifier, self._begin_rollback)
+        self.window = WindowGate(parts.window, timings.refuse_outside, self.journal,
+                                 self.clock, self.waits, timings.poll_every)
         if isinstance(parts.target, Fleet):
             self.waits.drift_every = DRIFT_READ_EVERY * max(1, math.ceil(
                 len(parts.target.legs) / FLEET_SWEEP_PER))
@@ -200,7 +209,7 @@ class Controller:
                 ANALYSIS_GATE):
             return self._analysis_gate()
         if phase == Phase.WAITING_WINDOW:
-            return self._hold_for_window()
+            return self.window.hold()
         if phase in (Phase.SHIFTING, Phase.BAKING, Phase.AWAITING_APPROVAL):
             return self._step()
         if phase == Phase.PROMOTING:
@@ -233,7 +242,7 @@ class Controller:
                          ExitCode.REFUSED, hint=holder_hint(self.store, holder))
             return 0.0
         self.target.preflight(resuming=False)
-        self._refuse_outside_window()
+        self.window.check_at_start()
         started = self.parts.check.start()
         record.alarms = started.states
         record.muted_alarms = list(started.muted)
@@ -297,8 +306,8 @@ class Controller:
         index = self.record.step_index
         step = self.steps[index]
         if isinstance(step, Shift):
-            if self._window_closed():
-                return self._hold_for_window()
+            if self.window.closed_before_shift():
+                return self.window.hold()
             self._shift(step.weight)
             self._enter_step(index + 1)
             return 0.0
@@ -313,56 +322,6 @@ class Controller:
                               then=lambda: self._enter_step(index + 1))
         return self.waits.await_approval(step.timeout, step.on_timeout,
                                     then=lambda: self._enter_step(index + 1))
-
-    # ------------------------------------------------------------ windows (SPEC §14)
-
-    def _refuse_outside_window(self) -> None:
-        """windows.outside: refuse: a run that starts while the window is closed is
-        refused (exit 5), nothing changed."""
-        windows = self.timings.windows
-        if windows is None or not self.timings.refuse_outside:
-            return
-        wall = self.clock.wall()
-        why = windows.closed_because(wall)
-        if why is not None:
-            opening = windows.next_opening(wall)
-            raise PreflightError(
-                f"the deployment window is closed ({why})",
-                hint=(f"it opens {iso(opening)}; " if opening else "") +
-                     "windows.outside: refuse (wait holds the release instead)")
-
-    def _window_closed(self) -> bool:
-        """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
-        windows = self.timings.windows
-        wall = self.clock.wall()
-        why = windows.closed_because(wall) if windows is not None else None
-        if why is None:
-            return False
-        assert windows is not None
-        opening = windows.next_opening(wall)
-        when = f"it opens {iso(opening)}" if opening else "it does not open within a year"
-        self.journal.move(Phase.WAITING_WINDOW, stage=f"window: {why}")
-        self.journal.event(f"holding at {self.record.weight or 0:g}%: the deployment window "
-                           f"is closed ({why}); {when}; checks are still watched")
-        return True
-
-    def _hold_for_window(self) -> float:
-        """Hold at the current weight, watching the checks (a failure rolls back at
-        once: a window never holds a rollback), until the window opens."""
-        windows = self.timings.windows
-        wall = self.clock.wall()
-        if windows is None or windows.closed_because(wall) is None:
-            self.journal.move(Phase.SHIFTING, stage=None)
-            self.journal.event("the deployment window is open: going on")
-            return 0.0
-        self.waits.evaluate_checks(self.clock.now())
-        self.journal.renew_if_due()
-        opening = windows.next_opening(wall)
-        # Windows are wall-clock time whatever --time-scale is; a delay here is in the
-        # run's (scaled) seconds.
-        until = (opening - wall).total_seconds() * self.clock.time_scale if opening else \
-            self.timings.poll_every
-        return max(0.0, min(self.timings.poll_every, until))
 
     def _shift(self, weight: float) -> None:
         # Write-ahead: a controller that dies between this save and the read-back leaves

@@ -139,16 +139,21 @@ class Waits:
         # moment before this shift) still stands; evaluating again would only cost calls.
         if finished or self.last_check is None or \
                 now - self.last_check >= self.poll_every:
-            self.evaluate_checks(now)
-            self.polls += 1
-            if (finished and self.read_at_end) or self.polls % self.drift_every == 0:
-                self.check_drift()
+            self.watch(now, read_back=finished and self.read_at_end)
         if finished:
             return None
         remaining = seconds - elapsed
         self.observer.tick(self.record, remaining)
         self.journal.renew_if_due()
         return min(self.poll_every, remaining)
+
+    def watch(self, now: float, *, read_back: bool = False) -> None:
+        """One poll of a wait: the checks, and traffic read back every `drift_every`
+        polls (or now, with `read_back`)."""
+        self.evaluate_checks(now)
+        self.polls += 1
+        if read_back or self.polls % self.drift_every == 0:
+            self.check_drift()
 
     def evaluate_checks(self, now: float) -> None:
         at_full = (self.record.weight or 0.0) >= FULL  # stable serves nothing: max only

@@ -28,6 +28,8 @@ class SnsNotifier:
             "reason": record.reason, "weight": record.weight, "target": record.target,
             "at": iso(datetime.now(UTC)),
         }
+        if record.window_override:  # a break-glass release says so in every message
+            message["window_override"] = record.window_override
         try:
             self.aws.call(
                 self.aws.client("sns").publish, TopicArn=self.topic_arn,

@@ -35,6 +35,7 @@ from deployer.plan.types import (
     AlarmName,
     AliasName,
     Argv,
+    CalendarName,
     Duration,
     ExternalId,
     HttpUrl,
@@ -570,8 +571,7 @@ class OutsideWindow(StrEnum):
 class WindowsSpec(Spec):
     allow: list[AllowWindow] = Field(default_factory=list)
     deny: list[DenyWindow] = Field(default_factory=list)
-    change_calendars: list[Annotated[str, Field(min_length=1, max_length=128)]] = \
-        Field(default_factory=list)
+    change_calendars: list[CalendarName] = Field(default_factory=list)
     outside: OutsideWindow = OutsideWindow.WAIT
 
     def schedule(self) -> windows.Schedule:

@@ -212,6 +212,10 @@ ExternalId = Annotated[
     str, Matches(r"^[\w+=,.@:/-]{2,1224}$",
                  "an external id (2-1224 of letters, digits and +=,.@:/-)")
 ]
+CalendarName = Annotated[
+    str, Matches(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document/)?[a-zA-Z0-9_.-]{3,128}$",
+                 "an SSM Change Calendar name (3-128 of letters, digits and _.-) or ARN")
+]
 ListenerArn = Annotated[
     str, Matches(_ARN + "elasticloadbalancing" + _ACCOUNT + "listener/.+$", "a listener ARN")
 ]

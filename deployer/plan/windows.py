@@ -72,12 +72,29 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_local(text: str) -> datetime:
-    """`2026-12-19T18:00` (a wall-clock time, its zone given beside it)."""
-    try:
-        moment = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
-    except ValueError:
-        raise ValueError(f"{text!r} is not a local time like 2026-12-19T18:00") from None
-    return moment
+    """`2026-12-19T18:00` or `2026-12-19T18:00:30` (a wall-clock time, its zone given
+    beside it)."""
+    for layout in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text.strip(), layout)
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a local time like 2026-12-19T18:00")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """Whether traffic may move now; when closed, why and when it next opens (None:
+    not known, or not within the horizon). `unreadable`: closed because something the
+    window depends on (a change calendar) could not be read — never taken as open."""
+
+    closed_because: str | None
+    opens: datetime | None = None
+    unreadable: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_because is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +148,10 @@ class Schedule:
                 a.text for a in self.allow) + ")"
         return None
 
+    def state(self, at: datetime) -> WindowState:
+        why = self.closed_because(at)
+        return WindowState(why, self.next_opening(at) if why is not None else None)
+
     def next_opening(self, at: datetime) -> datetime | None:
         """The first moment from `at` on when the windows are open (`at` itself when
         they are); None when they stay closed for the next HORIZON_DAYS."""
@@ -167,7 +188,7 @@ def _near(entry: Allow, at: datetime) -> list[tuple[datetime, datetime]]:
 
 
 def _shown(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z")
 
 
 def scheduled_shifts(steps: Sequence[tuple[float, str, bool]], schedule: Schedule,

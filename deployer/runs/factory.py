@@ -6,7 +6,16 @@ from typing import Any
 
 from deployer.aws import AwsContext
 from deployer.checks.alarms import CloudWatchAlarms
-from deployer.core.ports import Check, Clock, Hook, Notifier, Observer, Store, TrafficTarget
+from deployer.core.ports import (
+    Check,
+    Clock,
+    Hook,
+    Notifier,
+    Observer,
+    Store,
+    TrafficTarget,
+    Window,
+)
 from deployer.core.record import RunRecord
 from deployer.engine.controller import Parts
 from deployer.hooks.kinds import build_hook
@@ -21,7 +30,21 @@ def build_parts(plan: ReleasePlan, aws: AwsContext, clock: Clock, store: Store,
     return Parts(target=target, check=build_check(plan, aws, target, clock, record),
                  before_traffic=before,
                  after_traffic=after, store=store, clock=clock,
-                 notifier=build_notifier(plan, aws), observer=observer)
+                 notifier=build_notifier(plan, aws), observer=observer,
+                 window=build_window(plan, aws))
+
+
+def build_window(plan: ReleasePlan, aws: AwsContext) -> Window | None:
+    """The plan's deployment window (SPEC §14); calendars are read in the plan's place."""
+    spec = plan.windows
+    if spec is None:
+        return None
+    schedule = spec.schedule() if spec.allow or spec.deny else None
+    if not spec.change_calendars:
+        return schedule
+    from deployer.checks.calendars import CalendarWindow
+
+    return CalendarWindow(schedule, aws, spec.change_calendars)
 
 
 def target_key(plan: ReleasePlan, aws: AwsContext) -> str:

@@ -1,7 +1,7 @@
-"""Operator requests (approve / promote / abort) written into a run's record, from any
-process or machine that reaches the same store; the controller acts on them within
-one poll. Every request names who asked (AWS identity when available, else the OS
-user) and why, and lands in the run's event trail."""
+"""Operator requests (approve / promote / abort / override_window) written into a
+run's record, from any process or machine that reaches the same store; the controller
+acts on them within one poll. Every request names who asked (AWS identity when
+available, else the OS user) and why, and lands in the run's event trail."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ ALLOWED: dict[str, set[Phase]] = {
     "promote_full": STEPPING,
     # a run held by its deployment window (SPEC §14) can always be aborted
     "abort": {Phase.PENDING, Phase.PREPARING, Phase.WAITING_WINDOW, *STEPPING},
+    # break glass for a run under way (`promote --override-window --reason TEXT`)
+    "override_window": {Phase.PENDING, Phase.PREPARING, Phase.WAITING_WINDOW, *STEPPING},
 }
 
 

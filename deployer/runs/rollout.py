@@ -22,7 +22,6 @@ from deployer.engine.controller import Controller, Timings
 from deployer.errors import DeployerError, ExitCode
 from deployer.plan.compile import compile_strategy
 from deployer.plan.loader import LoadedPlan
-from deployer.plan.warnings import refuse_unenforced
 from deployer.runs.factory import (
     build_check,
     build_parts,
@@ -42,6 +41,7 @@ class RolloutOptions:
     dry_run: bool = False
     live: bool = False
     prompt: bool = False  # answer approvals at this terminal too
+    override_window: str | None = None  # --override-window's reason (SPEC §14)
 
 
 def aws_context(settings: Settings, *fallback_regions: str | None) -> AwsContext:
@@ -67,10 +67,14 @@ def new_record(loaded: LoadedPlan, key: str, clock: Clock) -> RunRecord:
     return record
 
 
+def window_override(reason: str, clock: Clock) -> dict[str, str]:
+    """The break-glass trail of `--override-window --reason TEXT`: who, why, when."""
+    return {"by": local_identity(), "reason": reason.strip(), "at": iso(clock.wall())}
+
+
 def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> RunRecord | None:
     """Run the plan; None for a dry run (which only resolves and preflights)."""
     plan = loaded.plan
-    refuse_unenforced(plan, loaded.path)
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
     if options.dry_run:
@@ -84,6 +88,8 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     store = open_store(settings.store, settings)
     steps = compile_strategy(plan.strategy)
     record = new_record(loaded, target_key(plan, aws), clock)
+    if options.override_window:
+        record.window_override = window_override(options.override_window, clock)
     aws.session_name = record.run_id  # what an assumed role's session is called
     if plan.target is None:
         record.target_keys = target_keys(plan, aws)

@@ -12,7 +12,6 @@ from deployer.checks.analysis import PERIOD
 from deployer.errors import PlanError
 from deployer.plan.durations import format_duration
 from deployer.plan.model import ReleasePlan
-from deployer.plan.warnings import refuse_unenforced
 from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, queries_per_poll
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
@@ -46,6 +45,9 @@ def engine_problems(plan: ReleasePlan, region: str | None = None) -> list[str]:
                                 f"task here); make it a Lambda function, or use --engine local")
     if plan.checks.metrics is not None:
         problems += _analysis_problems(plan, engine)
+    if plan.windows is not None:
+        problems.append(f"windows: {engine} does not wait for deployment windows yet; "
+                        "use --engine local (which does)")
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
@@ -84,7 +86,6 @@ def _history_problems(plan: ReleasePlan) -> list[str]:
 
 
 def check_plan_for_engine(plan: ReleasePlan, path: str, region: str | None = None) -> None:
-    refuse_unenforced(plan, path)
     problems = engine_problems(plan, region)
     if problems:
         raise PlanError([f"{path}: {problem}" for problem in problems])

@@ -1,0 +1,119 @@
+"""Deployment windows in a run (SPEC §14): asked before each shift, never before a
+rollback. A closed window holds the run at its current weight in WAITING_WINDOW,
+its checks still watched every poll, until the window opens; the record says why and
+when (`record.window`) for `status`, the live view and the dashboard. A run started
+with `--override-window`, or overridden later by `promote --override-window`
+(record.window_override), is never held.
+
+Windows are wall-clock time whatever --time-scale is; the delays returned are in the
+run's (scaled) seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from deployer.core.clock import iso
+from deployer.core.ports import Clock, Window
+from deployer.core.record import Phase
+from deployer.engine.journal import RunJournal
+from deployer.engine.waits import Waits
+from deployer.errors import PreflightError
+from deployer.plan.windows import WindowState
+
+OPEN = WindowState(None)
+
+
+class WindowGate:
+    def __init__(self, window: Window | None, refuse_outside: bool, journal: RunJournal,
+                 clock: Clock, waits: Waits, poll_every: float) -> None:
+        self.window = window
+        self.refuse_outside = refuse_outside
+        self.journal = journal
+        self.clock = clock
+        self.waits = waits
+        self.poll_every = poll_every
+
+    def _state(self, wall: datetime) -> WindowState:
+        record = self.journal.record
+        request = record.pending("override_window")
+        if request is not None:  # `promote --override-window` on a run under way
+            who, why = request.get("by") or "an operator", request.get("reason")
+            if not record.window_override:
+                record.window_override = {"by": who, "reason": why, "at": request.get("at")}
+            self.journal.handled("override_window",
+                                 f"deployment window overridden by {who}: {why}")
+        if self.window is None or record.window_override:
+            return OPEN
+        return self.window.state(wall)
+
+    def check_at_start(self) -> None:
+        """Preflight: a window that cannot be read refuses the run (exit 5, nothing
+        changed); so does a closed one under `outside: refuse`."""
+        override = self.journal.record.window_override
+        if override:
+            self.journal.event(f"deployment window overridden by {override.get('by')}: "
+                               f"{override.get('reason')}")
+            return
+        state = self._state(self.clock.wall())
+        if state.unreadable:
+            raise PreflightError(
+                str(state.closed_because),
+                hint="check windows.change_calendars (names or ARNs, in the plan's region) "
+                     "and ssm:GetCalendarState in the runner's policy (deployer iam-policy)")
+        if self.refuse_outside and not state.is_open:
+            raise PreflightError(
+                f"the deployment window is closed ({state.closed_because})",
+                hint=_opens(state, "it opens ") + "windows.outside: refuse (wait holds the "
+                     "release instead; --override-window --reason TEXT releases anyway)")
+
+    def closed_before_shift(self) -> bool:
+        """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
+        state = self._state(self.clock.wall())
+        if state.is_open:
+            return False
+        record = self.journal.record
+        record.window = _shown(state)
+        self.journal.move(Phase.WAITING_WINDOW, stage=f"window: {state.closed_because}")
+        self.journal.event(
+            f"holding at {record.weight or 0:g}%: the deployment window is closed "
+            f"({state.closed_because}); {_opens(state, 'it opens ') or 'no opening known; '}"
+            "checks are still watched")
+        return True
+
+    def hold(self) -> float:
+        """One poll while held: watch the checks (a failure rolls back at once), go on
+        when the window has opened."""
+        record = self.journal.record
+        wall = self.clock.wall()
+        state = self._state(wall)
+        if state.is_open:
+            record.window = None
+            self.journal.move(Phase.SHIFTING, stage=None)
+            self.journal.event("the deployment window is open: going on"
+                               if not record.window_override else
+                               "the deployment window is overridden: going on")
+            return 0.0
+        self.waits.watch(self.clock.now())  # a failure raises: rolled back at once
+        shown = _shown(state)
+        if shown != record.window:
+            record.window = shown
+            record.stage = f"window: {state.closed_because}"
+            self.journal.event(f"the deployment window is still closed "
+                               f"({state.closed_because}); "
+                               f"{_opens(state, 'it opens ') or 'no opening known'}"
+                               .rstrip("; "))
+        until = (state.opens - wall).total_seconds() * self.clock.time_scale \
+            if state.opens is not None else self.poll_every
+        self.waits.observer.tick(record, max(0.0, until))
+        self.journal.renew_if_due()
+        return max(0.0, min(self.poll_every, until))
+
+
+def _shown(state: WindowState) -> dict[str, str | None]:
+    return {"closed_because": state.closed_because,
+            "opens": iso(state.opens) if state.opens is not None else None}
+
+
+def _opens(state: WindowState, prefix: str) -> str:
+    return f"{prefix}{iso(state.opens)}; " if state.opens is not None else ""
