@@ -206,7 +206,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
     if engine == "stepfunctions":
         configure_logging(options.log_format, options.verbosity)
         return _rollout_on_stepfunctions(loaded, role_arn, time_scale, wait_for_end,
-                                         report, dry_run)
+                                         report, dry_run, reason)
     if role_arn or wait_for_end:
         raise UsageError("--role-arn and --wait go with --engine stepfunctions")
     live = sys.stdout.isatty() and options.verbosity >= 0 and not dry_run
@@ -220,7 +220,8 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
 
 
 def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_scale: float,
-                              wait_for_end: bool, report: str | None, dry_run: bool) -> int:
+                              wait_for_end: bool, report: str | None, dry_run: bool,
+                              override_window: str | None = None) -> int:
     from deployer.runs.on_stepfunctions import MachineOptions, start_on_stepfunctions
     from deployer.runs.rollout import RolloutOptions, exit_code_of, finish_report
     from deployer.runs.rollout import rollout as run_rollout
@@ -235,7 +236,8 @@ def _rollout_on_stepfunctions(loaded: LoadedPlan, role_arn: str | None, time_sca
         raise UsageError("--engine stepfunctions needs --role-arn ARN: the IAM role the state "
                          "machine runs as (deployer iam-policy PLAN --engine stepfunctions "
                          "prints what it needs)")
-    record = start_on_stepfunctions(loaded, options, MachineOptions(role_arn, time_scale))
+    record = start_on_stepfunctions(loaded, options, MachineOptions(role_arn, time_scale,
+                                                                     override_window))
     if record.terminal:  # refused, or nothing to do: no execution was started
         finish_report(record, report, loaded.path)
         return exit_code_of(record)

@@ -55,17 +55,7 @@ class WindowGate:
             self.journal.event(f"deployment window overridden by {override.get('by')}: "
                                f"{override.get('reason')}")
             return
-        state = self._state(self.clock.wall())
-        if state.unreadable:
-            raise PreflightError(
-                str(state.closed_because),
-                hint="check windows.change_calendars (names or ARNs, in the plan's region) "
-                     "and ssm:GetCalendarState in the runner's policy (deployer iam-policy)")
-        if self.refuse_outside and not state.is_open:
-            raise PreflightError(
-                f"the deployment window is closed ({state.closed_because})",
-                hint=_opens(state, "it opens ") + "windows.outside: refuse (wait holds the "
-                     "release instead; --override-window --reason TEXT releases anyway)")
+        refuse_at_start(self._state(self.clock.wall()), self.refuse_outside)
 
     def closed_before_shift(self) -> bool:
         """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
@@ -117,3 +107,18 @@ def _shown(state: WindowState) -> dict[str, str | None]:
 
 def _opens(state: WindowState, prefix: str) -> str:
     return f"{prefix}{iso(state.opens)}; " if state.opens is not None else ""
+
+
+def refuse_at_start(state: WindowState, refuse_outside: bool) -> None:
+    """Raise the refusal (PreflightError, exit 5) a run starting in `state` gets: an
+    unreadable window always, a closed one under `outside: refuse`. Both engines."""
+    if state.unreadable:
+        raise PreflightError(
+            str(state.closed_because),
+            hint="check windows.change_calendars (names or ARNs, in the plan's region) "
+                 "and ssm:GetCalendarState in the runner's policy (deployer iam-policy)")
+    if refuse_outside and not state.is_open:
+        raise PreflightError(
+            f"the deployment window is closed ({state.closed_because})",
+            hint=_opens(state, "it opens ") + "windows.outside: refuse (wait holds the "
+                 "release instead; --override-window --reason TEXT releases anyway)")

@@ -171,6 +171,30 @@ class Schedule:
                 return moment
         return None
 
+    def closed_spans(self, start: datetime, end: datetime
+                     ) -> list[tuple[datetime, datetime, str, datetime | None]]:
+        """Every closed stretch between `start` and `end` as (from, to, why, opens):
+        `opens` is where the closed run it belongs to ends — the next opening, None when
+        it stays closed to `end`. What the Step Functions engine carries instead of the
+        arithmetic."""
+        end = end.astimezone(UTC)
+        moments = sorted({start.astimezone(UTC)} | self._boundaries(start, end))
+        spans: list[tuple[datetime, datetime, str]] = []
+        for first, last in zip(moments, [*moments[1:], end], strict=True):
+            why = self.closed_because(first)
+            if why is not None and first < last:
+                spans.append((first, last, why))
+        found: list[tuple[datetime, datetime, str, datetime | None]] = []
+        after: tuple[datetime, datetime | None] | None = None  # the next span: from, opens
+        for first, last, why in reversed(spans):
+            if after is not None and after[0] == last:
+                opens = after[1]  # closed on without a gap
+            else:
+                opens = None if last >= end else last
+            found.append((first, last, why, opens))
+            after = (first, opens)
+        return list(reversed(found))
+
     def _boundaries(self, at: datetime, limit: datetime) -> set[datetime]:
         found = {m for entry in self.deny for m in (entry.start, entry.end) if at < m <= limit}
         for entry in self.allow:

@@ -25,14 +25,16 @@ from deployer.core.ports import Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, TRANSITIONS, Outcome, Phase, RunRecord
 from deployer.core.settings import Settings
 from deployer.engine.locks import holder_hint, release_locks, take_locks
+from deployer.engine.window_gate import refuse_at_start
 from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
 from deployer.plan.loader import LoadedPlan
-from deployer.plan.model import ReleasePlan
-from deployer.runs.factory import build_check, build_leg, target_key, target_keys
+from deployer.plan.model import OutsideWindow, ReleasePlan
+from deployer.runs.factory import build_check, build_leg, build_window, target_key, target_keys
 from deployer.runs.operator import machine_aws
-from deployer.runs.rollout import aws_context, new_record
+from deployer.runs.rollout import aws_context, new_record, window_override
 from deployer.stepfunctions.analysis import analysis_input
 from deployer.stepfunctions.compiler import compile_plan
+from deployer.stepfunctions.history import hold_allowance
 from deployer.stepfunctions.inputs import (
     execution_input,
     leg_input,
@@ -41,6 +43,7 @@ from deployer.stepfunctions.inputs import (
 )
 from deployer.stepfunctions.table import build_table
 from deployer.stepfunctions.validate import check_plan_for_engine
+from deployer.stepfunctions.windows import window_input
 from deployer.store import open_store
 
 LOCK_SECONDS = 366 * 86400  # a lock held by a machine-run is released when the run ends
@@ -50,6 +53,7 @@ LOCK_SECONDS = 366 * 86400  # a lock held by a machine-run is released when the 
 class MachineOptions:
     role_arn: str
     time_scale: float = 1.0
+    override_window: str | None = None  # --override-window's reason (SPEC §14)
 
 
 def machine_name(plan: ReleasePlan) -> str:
@@ -91,6 +95,10 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
     definition = compile_plan(plan, table)
     store = open_store(settings.store, settings)
     record = new_record(loaded, target_key(plan, aws), clock)
+    if options.override_window:
+        record.window_override = window_override(options.override_window, clock)
+        record.add_event(clock.wall(), "deployment window overridden by "
+                         f"{record.window_override['by']}: {options.override_window}")
     aws.session_name = record.run_id
     record.deadline_at = None  # the machine keeps the deadline (a timestamp in its input)
     if plan.target is None:
@@ -104,6 +112,7 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
                     hint=holder_hint(store, holder))
     targets: dict[str, TrafficTarget] = {}
     try:
+        _window_at_start(plan, aws, clock, record)
         targets = _prepared_targets(plan, aws, clock, record)
         if all(t.already_done() for t in targets.values()):
             return _end(store, record, Outcome.SUCCEEDED,
@@ -126,6 +135,18 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
         outcome = Outcome.REFUSED if isinstance(exc, PreflightError) else Outcome.FAILED
         return _end(store, store.load(record.run_id), outcome, exc.message, hint=exc.hint)
     return record
+
+
+def _window_at_start(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
+                     record: RunRecord) -> None:
+    """As the local engine does at its start: an unreadable window refuses, and so
+    does a closed one under `outside: refuse`; the machine holds for the rest."""
+    window = build_window(plan, aws)
+    if window is None or record.window_override:
+        return
+    spec = plan.windows
+    refuse_at_start(window.state(clock.wall()),
+                    spec is not None and spec.outside is OutsideWindow.REFUSE)
 
 
 def _prepared_targets(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
@@ -177,8 +198,11 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
              for wave in plan.wave_names for name in wave
              if not targets[name].already_done()], single=plan.target is not None,
             roles={leg.name: leg.spec.role_arn for leg in plan.legs if leg.spec.role_arn})
+    windows = window_input(plan, started, time_scale, hold_allowance(plan))
+    override = {k: record.window_override[k] for k in ("by", "reason")} \
+        if record.window_override else None
     return execution_input(plan, record.run_id, legs, contexts, build_table(plan), started,
-                           time_scale, record.muted_alarms, analysis)
+                           time_scale, record.muted_alarms, analysis, windows, override)
 
 
 def _contexts(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarget],

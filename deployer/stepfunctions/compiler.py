@@ -52,6 +52,7 @@ from deployer.stepfunctions.legs import (
     with_roles,
 )
 from deployer.stepfunctions.table import Entry, build_table
+from deployer.stepfunctions.windows import judge_expression
 
 MAP_CONCURRENCY = 16
 HOOK_RETRY_DELAY = 30.0
@@ -87,6 +88,7 @@ class _Compiler:
     def definition(self) -> dict[str, Any]:
         self._loop()
         self._shift()
+        self._windows()
         self._bake()
         self._gate()
         for stage in ("before_traffic", "after_traffic"):
@@ -166,7 +168,8 @@ class _Compiler:
                          ":event": {"L": [event({"S.$": "$.step.e.phase"}, "$.step.e.message")]},
                      }, "Dispatch")
         kinds = {"wave": "WaveLegs", "before_traffic": "before_traffic0",
-                 "shift": "ShiftPrep", "bake": "BakeStart", "approve": "GatePrep",
+                 "shift": "WindowAsk" if self.plan.windows else "ShiftPrep",
+                 "bake": "BakeStart", "approve": "GatePrep",
                  "after_traffic": "after_traffic0", "retire": "Retire"}
         present = {e.kind for e in self.entries}
         self.states["Dispatch"] = {"Type": "Choice", "Choices": [
@@ -256,6 +259,93 @@ class _Compiler:
         self.states["PromoteJump"] = {"Type": "Pass", "ResultPath": "$.pos", "Next": "LoadStep",
                                       "Parameters": {"at.$": "States.ArrayGetItem("
                                                      "$.plan.full_at, $.step.e.wave)"}}
+
+    # ------------------------------------------------------------ windows (SPEC §14)
+
+    def _windows(self) -> None:
+        """Before each shift: read the calendars, judge the window (windows.py); closed,
+        hold in WAITING_WINDOW — Wait, poll the checks and requests as a bake does, ask
+        again — until it opens, an override arrives or the hold allowance runs out."""
+        spec = self.plan.windows
+        if spec is None:
+            return
+        if spec.change_calendars:
+            self.states["WindowAsk"] = {
+                "Type": "Task", "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::aws-sdk:ssm:getCalendarState",
+                "Arguments": {"CalendarNames": list(spec.change_calendars)},
+                "Output": "{% $merge([$states.input, {'wcal': {'state': $states.result.State, "
+                          "'next': $states.result.NextTransitionTime}}]) %}",
+                "Retry": retry("ssm"), "Next": "WindowJudge",
+                # Unreadable is closed, never open: the judge says why.
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "WindowJudge", "Output": (
+                    "{% $merge([$states.input, {'wcal': {'error': "
+                    "$string($states.errorOutput.Error) & ': ' & "
+                    "$string($states.errorOutput.Cause)}}]) %}")}]}
+        else:
+            self.states["WindowAsk"] = {"Type": "Pass", "ResultPath": "$.wcal",
+                                        "Result": {"state": "OPEN"}, "Next": "WindowJudge"}
+        first = next(i for i, e in enumerate(self.entries) if e.kind == "shift")
+        self.states["WindowJudge"] = {"Type": "Pass", "QueryLanguage": "JSONata",
+                                      "Output": judge_expression(first), "Next": "WindowOpen"}
+        self.states["WindowOpen"] = {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.win.open", "BooleanEquals": True},
+                     {"Variable": "$.held.in", "BooleanEquals": True}], "Next": "WindowGoOn"},
+            {"Variable": "$.win.open", "BooleanEquals": True, "Next": "ShiftPrep"},
+            {"Variable": "$.held.in", "BooleanEquals": True, "Next": "WindowCount"},
+        ], "Default": "WindowHold"}
+        self._record("WindowHold", "SET sf_phase = :phase, sf_stage = :stage, "
+                     f"sf_window = :window, {APPEND_EVENT}", {
+                         ":phase": {"S": "WAITING_WINDOW"},
+                         ":stage": {"S.$": "States.Format('window: {}', $.win.why)"},
+                         ":window": {"S.$": "$.win.shown"}, **NO_EVENTS,
+                         ":event": {"L": [event("WAITING_WINDOW", "$.win.holding",
+                                                "$.cur.weight")]},
+                     }, "WindowHeld")
+        self.states["WindowHeld"] = {"Type": "Pass", "ResultPath": "$.held",
+                                     "Parameters": {"n.$": "$.held.n", "in": True},
+                                     "Next": "WindowCount"}
+        self.states["WindowCount"] = {"Type": "Choice", "Choices": [
+            {"Variable": "$.held.n", "NumericGreaterThanEqualsPath": "$.windows.allowance",
+             "Next": "WindowTooLong"}], "Default": "WindowWait"}
+        self.states["WindowWait"] = {"Type": "Wait", "SecondsPath": "$.win.sleep",
+                                     "Next": "HoldPoll"}
+        self.states.update(self._poll_states("Hold", caught=True))
+        self.states["HoldJudge"] = {"Type": "Choice", "Choices": [
+            *self._check_rules("Hold"),
+            {"And": [{"Variable": f"$.req.Item.sf_override.M.{key}.S", "IsPresent": True}
+                     for key in ("id", "by", "reason")], "Next": "WindowOverride"},
+        ], "Default": "WindowTick"}
+        self._fail_states([*self._failures("Hold"), (
+            "WindowTooLong", CHECK_FAILED,
+            "States.Format('held by the deployment window for {} polls, as long as one "
+            "Step Functions execution can watch (its history budget): {}', $.held.n, "
+            "$.win.why)")])
+        self.states["WindowTick"] = {"Type": "Pass", "ResultPath": "$.held",
+                                     "Parameters": {"n.$": "States.MathAdd($.held.n, 1)",
+                                                    "in": True},
+                                     "Next": "WindowAsk"}
+        self._record("WindowOverride", "SET sf_taken = list_append(if_not_exists(sf_taken, "
+                     f":none), :taken), {APPEND_EVENT}", {
+                         ":taken": {"L": [{"S.$": "$.req.Item.sf_override.M.id.S"}]},
+                         **NO_EVENTS,
+                         ":event": {"L": [event("WAITING_WINDOW", (
+                             "States.Format('deployment window overridden by {}: {}', "
+                             "$.req.Item.sf_override.M.by.S, "
+                             "$.req.Item.sf_override.M.reason.S)"), "$.cur.weight")]},
+                     }, "WindowOverridden")
+        self.states["WindowOverridden"] = {
+            "Type": "Pass", "ResultPath": "$.run.override", "Next": "WindowAsk",
+            "Parameters": {"by.$": "$.req.Item.sf_override.M.by.S",
+                           "reason.$": "$.req.Item.sf_override.M.reason.S"}}
+        self._record("WindowGoOn", f"SET sf_phase = :phase, sf_stage = :stage, {APPEND_EVENT} "
+                     "REMOVE sf_window", {
+                         ":phase": {"S": "SHIFTING"}, ":stage": {"S": ""}, **NO_EVENTS,
+                         ":event": {"L": [event("SHIFTING", "$.win.goOn", "$.cur.weight")]},
+                     }, "WindowLeft")
+        self.states["WindowLeft"] = {"Type": "Pass", "ResultPath": "$.held",
+                                     "Parameters": {"n.$": "$.held.n", "in": False},
+                                     "Next": "ShiftPrep"}
 
     # ------------------------------------------------------------ bakes
 
@@ -439,7 +529,8 @@ class _Compiler:
     def _requests(self, next_state: str, on_error: str | None) -> State:
         """Read the operator requests the record holds for the machine."""
         projection = "pk, sf_abort, sf_promote" + (", sf_muted" if self.muting else "") \
-            + (", sf_verdicts" if self.analysis else "")
+            + (", sf_verdicts" if self.analysis else "") \
+            + (", sf_override" if self.plan.windows else "")
         requests: State = {
             "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
             "Parameters": {"TableName": self.table,

@@ -57,6 +57,8 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
         total = total + (TASK + STEP) * (2 + gates)
     for entry in entries:
         total = total + ENTRY + _entry(entry, plan, sizes[entry.wave], sum(sizes), poll)
+        if entry.kind == "shift" and plan.windows is not None:
+            total = total + _window_ask(plan) + WINDOW_HOLD
     if plan.roles:  # each leg's program picks its account
         total = total + STEP * _leg_runs(entries, sizes)
     if _muting(plan):  # each alarm is unmuted once, at most: one record update each
@@ -70,6 +72,25 @@ def worst_case(plan: ReleasePlan, poll_every: float | None = None) -> Tally:
 # What undoing a target may add to LEG: its test route written back, read back and
 # compared, the discard chosen, provisioned concurrency deleted.
 UNDO_EXTRA = TASK * 3 + STEP * 3
+
+
+# Entering and leaving a window's hold (record, held, go on, left) and an override.
+WINDOW_HOLD = (TASK + STEP) * 3
+
+
+def _window_ask(plan: ReleasePlan) -> Tally:
+    """Asking the window before a shift: the calendars (a Task) or a Pass, the judge,
+    the Choice."""
+    calendars = plan.windows is not None and bool(plan.windows.change_calendars)
+    return (TASK if calendars else STEP) + STEP * 2
+
+
+def hold_allowance(plan: ReleasePlan, poll_every: float | None = None) -> int:
+    """How many polls a run may spend held by its windows (all holds together) within
+    the history budget, after everything else's worst case (SPEC §14)."""
+    left = HISTORY_LIMIT - worst_case(plan, poll_every).events
+    per_poll = _poll(plan) + _window_ask(plan) + STEP * 2  # and the count, the tick
+    return max(0, left // per_poll.events)
 
 
 def _muting(plan: ReleasePlan) -> bool:

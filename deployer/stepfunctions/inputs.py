@@ -135,7 +135,9 @@ def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, An
                     contexts: list[dict[str, dict[str, str]]], entries: list[Entry],
                     started: datetime, time_scale: float,
                     muted: list[str] | None = None,
-                    analysis: dict[str, Any] | None = None) -> dict[str, Any]:
+                    analysis: dict[str, Any] | None = None,
+                    windows: dict[str, Any] | None = None,
+                    override: dict[str, Any] | None = None) -> dict[str, Any]:
     def scaled(seconds: float) -> int:
         return max(1, math.ceil(seconds / time_scale))
 
@@ -148,11 +150,14 @@ def execution_input(plan: ReleasePlan, run_id: str, legs: dict[str, dict[str, An
                 # an approval's, or an analysis gate's (on_inconclusive: approve)
                 "timeouts": [scaled(e.timeout) if e.timeout else 0 for e in entries],
                 # already_firing: ignore: the alarms in ALARM at preflight (SPEC §11b)
-                "muted": sorted(muted or [])},
+                "muted": sorted(muted or []),
+                # --override-window (SPEC §14): {"by", "reason"}; the machine then never holds
+                **({"override": override} if override else {})},
         "pos": {"at": 0},
         "waves": waves,
         "all": [leg for wave in waves for leg in wave],
         "contexts": contexts,
         "cur": {"legs": [], "context": {}, "route": 0, "weight": 0},
         **({"analysis": analysis} if analysis is not None else {}),
+        **({"windows": windows, "held": {"n": 0, "in": False}} if windows is not None else {}),
     }

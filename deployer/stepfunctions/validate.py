@@ -15,6 +15,7 @@ from deployer.plan.model import ReleasePlan
 from deployer.stepfunctions.analysis import MAX_DATAPOINTS, MAX_QUERIES, queries_per_poll
 from deployer.stepfunctions.history import (
     HISTORY_LIMIT,
+    hold_allowance,
     smallest_poll_that_fits,
     worst_case,
 )
@@ -45,9 +46,6 @@ def engine_problems(plan: ReleasePlan, region: str | None = None) -> list[str]:
                                 f"task here); make it a Lambda function, or use --engine local")
     if plan.checks.metrics is not None:
         problems += _analysis_problems(plan, engine)
-    if plan.windows is not None:
-        problems.append(f"windows: {engine} does not wait for deployment windows yet; "
-                        "use --engine local (which does)")
     if len(plan.all_alarms) > MAX_ALARMS:
         problems.append(f"checks.alarms: {engine} watches at most {MAX_ALARMS} alarms (one "
                         f"DescribeAlarms call per poll); this plan has {len(plan.all_alarms)}")
@@ -77,6 +75,10 @@ def _analysis_problems(plan: ReleasePlan, engine: str) -> list[str]:
 def _history_problems(plan: ReleasePlan) -> list[str]:
     events = worst_case(plan).events
     if events <= HISTORY_LIMIT:
+        if plan.windows is not None and hold_allowance(plan) < 1:
+            return ["windows: this plan's worst case leaves no room in Step Functions' "
+                    f"{HISTORY_LIMIT:,} history events for a hold by its deployment windows; "
+                    "make checks.poll_every longer or the bakes shorter"]
         return []
     fits = smallest_poll_that_fits(plan)
     advice = (f"the smallest checks.poll_every that fits is {fits:g}s" if fits is not None

@@ -13,9 +13,12 @@ an operator's compare-and-swap save never overwrites one unseen):
     sf_muted                                      alarms still muted (already_firing: ignore)
     sf_analysis sf_inconclusive sf_verdicts       the last poll's analysis (JSON), why it
                                                   was inconclusive, its verdicts in a line
+    sf_window                                     while held by the deployment window:
+                                                  {closed_because, opens} (JSON)
 
-Operator requests go the other way: a save derives `sf_abort` and `sf_promote` from
-the record's pending requests, which the machine reads at every poll.
+Operator requests go the other way: a save derives `sf_abort`, `sf_promote` and
+`sf_override` (promote --override-window) from the record's pending requests, which
+the machine reads at every poll.
 """
 
 from __future__ import annotations
@@ -63,11 +66,19 @@ def merge_machine_state(record: RunRecord, item: dict[str, Any]) -> None:
             if isinstance(analysis, dict):
                 record.analysis = analysis
                 record.inconclusive = _s(item.get("sf_inconclusive")) or None
+    record.window = None
+    if "sf_window" in item and record.phase == Phase.WAITING_WINDOW:
+        with contextlib.suppress(ValueError):
+            window = json.loads(_s(item["sf_window"]))
+            record.window = window if isinstance(window, dict) else None
     if "sf_token" in item:
         record.engine["task_token"] = _s(item["sf_token"])
     taken = {_s(i) for i in (item.get("sf_taken") or {}).get("L", [])}
     for request in record.requests:
         if not request.get("handled") and (request["id"] in taken or record.terminal):
+            if request["id"] in taken and request["action"] == "override_window" and \
+                    not record.window_override:
+                record.window_override = {k: request.get(k) for k in ("by", "reason", "at")}
             request["handled"] = True
             request["note"] = "taken by the state machine" if request["id"] in taken \
                 else "the run ended"
@@ -76,7 +87,8 @@ def merge_machine_state(record: RunRecord, item: dict[str, Any]) -> None:
 
 
 def requests_for_the_machine(record: RunRecord) -> dict[str, Any]:
-    """The attributes the machine polls: the oldest pending abort and promote."""
+    """The attributes the machine polls: the oldest pending abort, promote and window
+    override."""
     attributes: dict[str, Any] = {}
     abort = record.pending("abort")
     if abort is not None:
@@ -88,6 +100,11 @@ def requests_for_the_machine(record: RunRecord) -> dict[str, Any]:
         attributes["sf_promote"] = {"M": {"id": {"S": promote["id"]},
                                           "action": {"S": promote["action"]},
                                           "by": {"S": promote.get("by") or "an operator"}}}
+    override = record.pending("override_window")
+    if override is not None:
+        attributes["sf_override"] = {"M": {"id": {"S": override["id"]},
+                                           "by": {"S": override.get("by") or "an operator"},
+                                           "reason": {"S": override.get("reason") or ""}}}
     return attributes
 
 
