@@ -105,6 +105,8 @@ def test_a_freeze_mid_release_holds_the_shift_but_never_the_rollback(
                             "calendar freeze-a is CLOSED)") for m in messages(report))
 
 
+@pytest.mark.slow  # make soak; make test: the fake-clock hold (test_controller.py) and the
+# Step Functions engine's own wait (test_e2e_stepfunctions_windows.py)
 def test_a_release_started_in_a_freeze_waits_then_goes_on(
         world: LambdaWorld, plan_for: Callable[..., str], cli: Cli) -> None:
     process = cli.rollout(plan_for(world, freeze_from_now(4), bake="20s"))

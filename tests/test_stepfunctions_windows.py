@@ -76,7 +76,8 @@ CALENDARS = {
 }
 
 
-@pytest.mark.parametrize("calendar", list(CALENDARS))
+@pytest.mark.parametrize("calendar", [
+    "open", "closed until", pytest.param("closed", marks=pytest.mark.slow)])
 def test_the_machine_judges_as_the_local_engine_does(tmp_path: Path, calendar: str) -> None:
     plan = plan_with(tmp_path)
     started = datetime(2027, 3, 24, 15, 7, tzinfo=UTC)  # a week across Europe's DST change
