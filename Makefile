@@ -28,8 +28,10 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium could not be installed: the dashboard's browser test will be skipped"
 
+# Two workers, each module on one of them (--dist loadfile keeps a module's local AWS
+# server and its fixtures together): most tests wait on a subprocess or a server.
 unit: $(STAMP)
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 demo: $(STAMP)
 	$(BIN)/deployer demo --scenario canary

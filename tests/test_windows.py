@@ -166,3 +166,34 @@ def test_plan_at_shows_a_friday_release_waiting_for_monday(tmp_path: Path) -> No
     # a Friday before the freeze: nothing moves until the freeze has ended
     assert "Mon 2027-01-04 09:00 UTC+01:00 shift to 50%" in frozen.stdout
     assert run_cli("plan", str(path), "--at", "friday").returncode == 2
+
+
+def test_a_held_run_is_shown_with_why_and_when() -> None:
+    from deployer.core.record import Phase, RunRecord
+    from deployer.display.progress import LiveProgress
+    from deployer.display.window_text import window_lines
+
+    now = datetime(2027, 1, 2, 5, 0, tzinfo=UTC)
+    held = {"closed_because": "year-end freeze (until 2027-01-04 08:00 CET)",
+            "opens": "2027-01-04T07:00:00Z"}
+    override = {"by": "ops@host", "reason": "INC-42", "at": "2027-01-02T05:00:00Z"}
+    assert window_lines(held, None, now) == [
+        "closed: year-end freeze (until 2027-01-04 08:00 CET); opens 2027-01-04T07:00:00Z "
+        "(in 2d2h)"]
+    assert window_lines({"closed_because": "change calendar x is CLOSED", "opens": None},
+                        override, now) == [
+        "closed: change calendar x is CLOSED; no opening known (read again every poll)",
+        "overridden by ops@host at 2027-01-02T05:00:00Z: INC-42"]
+    record = RunRecord(run_id="r", plan_name="p", target_key="k", target={"kind": "lambda"},
+                       plan={}, started_at="t", phase=Phase.WAITING_WINDOW, window=held)
+    from rich.console import Console
+
+    console = Console(width=140, record=True)
+    view = LiveProgress(3)
+    view.record = record
+    console.print(view._render())
+    shown = next(line for line in console.export_text().splitlines()
+                 if line.startswith("window"))
+    assert "closed: year-end freeze (until 2027-01-04 08:00 CET); opens " \
+        "2027-01-04T07:00:00Z" in shown
+    assert "time left" not in console.export_text()  # the opening says it instead

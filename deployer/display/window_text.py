@@ -29,4 +29,5 @@ def _in(opens: str, now: datetime | None) -> str:
     except ValueError:
         return ""
     left = (moment - (now or datetime.now(UTC))).total_seconds()
-    return f" (in {format_duration(round(left))})" if left > 0 else ""
+    # to the minute: "in 2d3h", not "in 2d2h59m58s"
+    return f" (in {format_duration(max(60, round(left / 60) * 60))})" if left > 0 else ""
