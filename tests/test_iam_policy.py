@@ -74,6 +74,10 @@ def hint(action: str, params: dict[str, Any]) -> str | None:
         return f"table/{params['TableName']}"
     if action == "ssm:GetCalendarState":
         return f"document/{params['CalendarNames'][0]}"
+    if action == "autoscaling:UpdateAutoScalingGroup":
+        return f"autoScalingGroupName/{params['AutoScalingGroupName']}"
+    if action.startswith("route53:"):
+        return f"hostedzone/{params['HostedZoneId']}"
     return None
 
 
@@ -186,6 +190,43 @@ checks: {{metrics: {{error_rate: {{max: 5%}}}}, on_inconclusive: promote}}
     assert "cloudwatch:GetMetricData" in {a for a, _ in calls}
     assert "cloudwatch:DescribeAlarms" not in {a for a, _ in calls}
     assert_covered(policy_for(plan, None, "us-east-1"), calls)
+
+
+def test_auto_scaling_and_route53_releases(calls: list[tuple[str, dict[str, Any]]],
+                                          tmp_path: Path) -> None:
+    from deployer.demo.more_worlds import create_asg_world, create_route53_world
+    from tests.asg_moto import patch_instance_versions
+
+    patch_instance_versions()  # moto reports the default version (tests/asg_moto.py)
+    web = create_asg_world(None)  # type: ignore[arg-type]
+    api = create_route53_world(None)  # type: ignore[arg-type]
+    calls.clear()
+    plan, record = run(f"""\
+version: 1
+name: edge
+targets:
+  web:
+    asg:
+      groups: {{blue: {web.blue}, green: {web.green}}}
+      listener: {web.listener}
+      test_listener: {web.test_listener}
+      launch_template: {{name: {web.template}, version: $Latest}}
+  api:
+    route53: {{zone: {api.zone}, name: {api.name}, type: A,
+               records: {{blue: {api.blue}, green: {api.green}}}}}
+strategy: {{canary: {{weight: 10, bake: 1m}}}}
+keep_old_for: 1m
+checks: {{alarms: [{web.alarms[0]}, {api.alarms[0]}]}}
+""", tmp_path, "file://" + str(tmp_path / "store"))
+    assert record.outcome == Outcome.SUCCEEDED, record.reason
+    assert {"autoscaling:UpdateAutoScalingGroup", "ec2:DescribeLaunchTemplateVersions",
+            "route53:ChangeResourceRecordSets", "elasticloadbalancing:ModifyListener"} <= \
+        {a for a, _ in calls}
+    policy = policy_for(plan, None, "us-east-1")
+    assert_covered(policy, calls)
+    changes = next(s for s in policy["Statement"] if s["Sid"] == "WeighRecords")
+    assert changes["Condition"]["ForAllValues:StringEquals"][
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["api.example.com"]
 
 
 def test_a_call_outside_the_policy_is_caught() -> None:

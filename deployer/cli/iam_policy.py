@@ -11,7 +11,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.plan.model import EcsTarget, LambdaTarget, Leg, ReleasePlan, TargetSpec
+from deployer.plan.model import (
+    AlbRoutes,
+    AsgTarget,
+    EcsTarget,
+    LambdaTarget,
+    Leg,
+    ReleasePlan,
+    Route53Target,
+    TargetSpec,
+)
 
 RUNNER_PLACEHOLDER = "arn:aws:iam::RUNNER_ACCOUNT_ID:root"
 
@@ -39,8 +48,9 @@ class _Scope:
                 continue
             if leg.spec.lambda_ and leg.spec.lambda_.function.startswith("arn:"):
                 arns.append(leg.spec.lambda_.function)
-            if leg.spec.ecs:
-                arns.append(leg.spec.ecs.listener or leg.spec.ecs.rule or "")
+            routes = leg.spec.ecs or leg.spec.asg
+            if routes:
+                arns.append(routes.route)
         return [a for a in arns if a]
 
     def at(self, spec: TargetSpec) -> _Scope:
@@ -107,11 +117,16 @@ def _target_statements(legs: list[Leg], scope: _Scope) -> list[dict[str, Any]]:
     """A whole application's targets: the union, each resource scoped to its place."""
     statements: list[dict[str, Any]] = []
     for leg in legs:
-        if leg.spec.lambda_ is not None:
-            statements += _lambda_statements(leg.spec.lambda_, scope.at(leg.spec))
+        spec, where = leg.spec, scope.at(leg.spec)
+        if spec.lambda_ is not None:
+            statements += _lambda_statements(spec.lambda_, where)
+        elif spec.asg is not None:
+            statements += _asg_statements(spec.asg, where)
+        elif spec.route53 is not None:
+            statements += _route53_statements(spec.route53)
         else:
-            assert leg.spec.ecs is not None
-            statements += _ecs_statements(leg.spec.ecs, scope.at(leg.spec))
+            assert spec.ecs is not None
+            statements += _ecs_statements(spec.ecs, where)
     return _merged(statements)
 
 
@@ -207,7 +222,6 @@ def _lambda_statements(spec: LambdaTarget, scope: _Scope) -> list[dict[str, Any]
 
 def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
     cluster = spec.cluster.rsplit("/", 1)[-1]
-    listeners = [arn for arn in (spec.listener, spec.test_listener) if arn]
     if spec.services is not None:
         services = [scope.arn("ecs", f"service/{cluster}/{name}")
                     for name in (spec.services.blue, spec.services.green)]
@@ -224,11 +238,23 @@ def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
         deploy,
         _statement("TaskDefinitions", ["ecs:DescribeTaskDefinition",
                                        "ecs:RegisterTaskDefinition", "ecs:TagResource"], ["*"]),
-        _statement("ReadLoadBalancing", ["elasticloadbalancing:DescribeListeners",
-                                         "elasticloadbalancing:DescribeRules",
-                                         "elasticloadbalancing:DescribeTargetGroups",
-                                         "elasticloadbalancing:DescribeTargetHealth"], ["*"]),
+        *_routes_statements(spec),
     ]
+    if spec.image is not None:
+        statements.append(_statement(
+            "PassTaskRoles", ["iam:PassRole"], ["*"],
+            {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
+    return statements
+
+
+def _routes_statements(spec: AlbRoutes) -> list[dict[str, Any]]:
+    """Reading and shifting an ALB listener's or rule's weights (ECS, Auto Scaling)."""
+    statements = [_statement("ReadLoadBalancing", ["elasticloadbalancing:DescribeListeners",
+                                                   "elasticloadbalancing:DescribeRules",
+                                                   "elasticloadbalancing:DescribeTargetGroups",
+                                                   "elasticloadbalancing:DescribeTargetHealth"],
+                             ["*"])]
+    listeners = [arn for arn in (spec.listener, spec.test_listener) if arn]
     if listeners:
         statements.append(_statement("ShiftListenerWeights",
                                      ["elasticloadbalancing:ModifyListener"], listeners))
@@ -236,11 +262,43 @@ def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
     if rules:
         statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
                                      rules))
-    if spec.image is not None:
-        statements.append(_statement(
-            "PassTaskRoles", ["iam:PassRole"], ["*"],
-            {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
     return statements
+
+
+def _group_arns(spec: AsgTarget, scope: _Scope) -> list[str]:
+    return [scope.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{name}")
+            for name in (spec.groups.blue, spec.groups.green)]
+
+
+def _asg_statements(spec: AsgTarget, scope: _Scope) -> list[dict[str, Any]]:
+    """Auto Scaling blue/green (SPEC §15). Describe* calls of Auto Scaling and EC2 take
+    no resource; updating a group to a launch template version needs the rights to
+    launch from it (ec2:RunInstances, ec2:CreateTags, iam:PassRole for its profile)."""
+    return [
+        _statement("ScaleGroups", ["autoscaling:UpdateAutoScalingGroup"],
+                   _group_arns(spec, scope)),
+        _statement("ReadGroups", ["autoscaling:DescribeAutoScalingGroups",
+                                  "ec2:DescribeLaunchTemplateVersions"], ["*"]),
+        _statement("LaunchFromTemplate", ["ec2:CreateTags", "ec2:RunInstances"], ["*"]),
+        _statement("PassInstanceProfile", ["iam:PassRole"], ["*"],
+                   {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+        *_routes_statements(spec),
+    ]
+
+
+def _route53_statements(spec: Route53Target) -> list[dict[str, Any]]:
+    """Route 53 weighted records (SPEC §15): a hosted zone's ARN names no region or
+    account; changes are limited to the record name."""
+    zone = f"arn:aws:route53:::hostedzone/{spec.zone.rsplit('/', 1)[-1]}"
+    return [
+        _statement("ReadRecords", ["route53:ListResourceRecordSets"], [zone]),
+        _statement("WeighRecords", ["route53:ChangeResourceRecordSets"], [zone], {
+            "ForAllValues:StringEquals": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames":
+                    [spec.name.rstrip(".").lower()],
+                "route53:ChangeResourceRecordSetsRecordTypes": [spec.type],
+                "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}),
+    ]
 
 
 # ---------------------------------------------------------------- Step Functions (SPEC §11)
@@ -263,12 +321,11 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
                     ["lambda:DeleteProvisionedConcurrencyConfig"],
                     scope.function(leg.spec.lambda_.function)))
             continue
-        ecs = leg.spec.ecs
-        assert ecs is not None
-        cluster = ecs.cluster.rsplit("/", 1)[-1]
+        routes = leg.spec.ecs or leg.spec.asg
+        assert routes is not None  # route53 is refused on this engine
         # The production route, and the test route a rollback puts back on stable.
-        listeners = [arn for arn in (ecs.listener, ecs.test_listener) if arn]
-        rules = [arn for arn in (ecs.rule, ecs.test_rule) if arn]
+        listeners = [arn for arn in (routes.listener, routes.test_listener) if arn]
+        rules = [arn for arn in (routes.rule, routes.test_rule) if arn]
         if listeners:
             statements.append(_statement("ShiftListenerWeights",
                                          ["elasticloadbalancing:ModifyListener"], listeners))
@@ -278,6 +335,13 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
         statements.append(_statement("ReadLoadBalancing",
                                      ["elasticloadbalancing:DescribeListeners",
                                       "elasticloadbalancing:DescribeRules"], ["*"]))
+        if leg.spec.asg is not None:  # discard the new group, retire the old one
+            statements.append(_statement("ScaleGroups", ["autoscaling:UpdateAutoScalingGroup"],
+                                         _group_arns(leg.spec.asg, scope.at(leg.spec))))
+            continue
+        ecs = leg.spec.ecs
+        assert ecs is not None
+        cluster = ecs.cluster.rsplit("/", 1)[-1]
         if ecs.services is not None:
             statements.append(_statement("ScaleServices", ["ecs:UpdateService"], [
                 scope.arn("ecs", f"service/{cluster}/{name}")

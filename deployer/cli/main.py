@@ -215,7 +215,7 @@ def rollout(plan_path: str, overrides: tuple[str, ...], report: str | None,
     prompt = live and sys.stdin.isatty() and not assume_yes
     record = run_rollout(loaded, options, RolloutOptions(
         report=report, report_html=report_html, time_scale=time_scale, dry_run=dry_run,
-        live=live, prompt=prompt, override_window=reason))
+        live=live, prompt=prompt, override_window=reason, strict=strict))
     return exit_code_of(record)
 
 

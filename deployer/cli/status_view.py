@@ -30,6 +30,12 @@ def describe_target(record: RunRecord) -> str:
         old = str(target.get("stable_task_set") or "").rsplit("/", 1)[-1] or "?"
         return (f"ecs {target.get('cluster')}/{target.get('service')}: task set {old} -> "
                 f"{new} ({target.get('new_version')})")
+    if target.get("kind") == "asg":
+        return (f"asg {target.get('stable_group')} -> {target.get('new_group')} "
+                f"({target.get('new_version')})")
+    if target.get("kind") == "route53":
+        return (f"route53 {target.get('type')} {target.get('name')}: "
+                f"{target.get('stable_version')} -> {target.get('new_version')}")
     if target.get("kind") == "ecs":
         return (f"ecs {target.get('cluster')}: {target.get('stable_service')} -> "
                 f"{target.get('new_service')} ({target.get('new_version')})")

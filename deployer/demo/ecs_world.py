@@ -62,22 +62,30 @@ class EcsWorld:
             AlarmName=name, StateValue=state, StateReason="set by the demo/test")
 
 
+def balanced_vpc(endpoint: str, region: str, name: str, prefix: str
+                 ) -> tuple[str, list[str], str, str]:
+    """A VPC (`prefix`.0.0/16), two subnets in two zones, a security group and an ALB
+    in them: the VPC id, the subnet ids, the security group id, the balancer's ARN."""
+    ec2 = client("ec2", endpoint, region)
+    vpc = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24",
+                                 AvailabilityZone=f"{region}{zone}")["Subnet"]["SubnetId"]
+               for i, zone in enumerate("ab")]
+    security = ec2.create_security_group(GroupName=f"{name}-sg", Description="demo",
+                                         VpcId=vpc)["GroupId"]
+    balancer = client("elbv2", endpoint, region).create_load_balancer(
+        Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[security])["LoadBalancers"][0][
+        "LoadBalancerArn"]
+    return vpc, subnets, security, balancer
+
+
 def create_ecs_world(endpoint: str, region: str = "us-east-1", name: str = "shop",
                      alarms: tuple[str, ...] = ("shop-5xx",), desired: int = 2,
                      controller: str | None = None, task_sets: bool = False) -> EcsWorld:
     """Two services (blue live, green idle), or with `task_sets` one service on the
     EXTERNAL controller (or `controller`) whose PRIMARY task set serves blue."""
-    ec2 = client("ec2", endpoint, region)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
-                                 AvailabilityZone=f"{region}{zone}")["Subnet"]["SubnetId"]
-               for i, zone in enumerate("ab")]
-    group = ec2.create_security_group(GroupName=f"{name}-sg", Description="demo",
-                                      VpcId=vpc)["GroupId"]
+    vpc, subnets, group, balancer = balanced_vpc(endpoint, region, name, "10.0")
     elbv2 = client("elbv2", endpoint, region)
-    balancer = elbv2.create_load_balancer(Name=f"{name}-alb", Subnets=subnets,
-                                          SecurityGroups=[group])["LoadBalancers"][0][
-        "LoadBalancerArn"]
     groups = {}
     for colour in ("blue", "green"):
         arn = elbv2.create_target_group(Name=f"{name}-{colour}", Protocol="HTTP", Port=8080,

@@ -45,6 +45,8 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "lambda": ("function", "alias"),
     "ecs": ("cluster", "services", "service", "target_groups", "listener", "rule",
             "test_listener", "test_rule"),
+    "asg": ("groups", "listener", "rule", "test_listener", "test_rule"),
+    "route53": ("zone", "name", "type", "records"),
 }
 # Where a target lives (SPEC §13): part of its identity too.
 PLACE = ("region", "role_arn", "external_id")
@@ -52,6 +54,8 @@ PLACE = ("region", "role_arn", "external_id")
 _NO_RELEASE_INPUT: dict[str, dict[str, Any]] = {
     "lambda": {"publish": True},
     "ecs": {"task_definition": "(not used by a rollback)"},
+    "asg": {"launch_template": {"name": "not-used-by-a-rollback", "version": "1"}},
+    "route53": {},
 }
 
 
@@ -145,7 +149,7 @@ def validate_plan(
     for index, assignment in enumerate(overrides, start=1):
         problems.extend(apply_override(raw, source_map, assignment, index))
     target = raw.get("target")
-    kind = next((k for k in ("lambda", "ecs") if k in target), None) \
+    kind = next((k for k in IDENTITY if k in target), None) \
         if isinstance(target, dict) else None
     try:
         plan = ReleasePlan.model_validate(raw, context={"target_kind": kind,

@@ -35,12 +35,17 @@ from deployer.plan.types import (
     AlarmName,
     AliasName,
     Argv,
+    AutoScalingGroupName,
     CalendarName,
+    DnsName,
     Duration,
     ExternalId,
+    HostedZoneId,
     HttpUrl,
     LambdaFunction,
     LambdaVersion,
+    LaunchTemplateId,
+    LaunchTemplateVersion,
     ListenerArn,
     Percent,
     PlanName,
@@ -49,6 +54,7 @@ from deployer.plan.types import (
     Region,
     RoleArn,
     RuleArn,
+    SetIdentifier,
     TopicArn,
     Weight,
 )
@@ -187,29 +193,14 @@ class TargetGroups(Spec):
         return self
 
 
-class EcsTarget(Spec):
-    one_of = (("services", "service"), ("listener", "rule"), ("task_definition", "image"))
-    cluster: Annotated[str, Field(min_length=1)]
-    services: EcsServices | None = None
-    service: Annotated[str, Field(min_length=1)] | None = None
-    target_groups: TargetGroups | None = None
+class AlbRoutes(Spec):
+    """The listener (or rule) whose forward action weighs two target groups, and an
+    optional test listener (or rule): ECS and Auto Scaling blue/green."""
+
     listener: ListenerArn | None = None
     rule: RuleArn | None = None
     test_listener: ListenerArn | None = None
     test_rule: RuleArn | None = None
-    task_definition: Annotated[str, Field(min_length=1)] | None = None
-    image: ContainerImage | None = None
-    healthy_within: Duration = 600.0
-
-    @model_validator(mode="after")
-    def _groups_with_one_service(self) -> Self:
-        if self.service is not None and self.target_groups is None:
-            raise _rule("a one-service plan (service:) needs target_groups: {blue, green}",
-                        "service")
-        if self.services is not None and self.target_groups is not None:
-            raise _rule("target_groups go with service: (one EXTERNAL service); two "
-                        "services each bring their own group", "target_groups")
-        return self
 
     @model_validator(mode="after")
     def _distinct_listeners(self) -> Self:
@@ -224,9 +215,90 @@ class EcsTarget(Spec):
         return self
 
     @property
+    def route(self) -> str:
+        """The production listener or rule."""
+        route = self.listener or self.rule
+        assert route is not None  # one_of
+        return route
+
+    @property
     def test_route(self) -> str | None:
         """The listener or rule that carries test traffic, if any."""
         return self.test_listener or self.test_rule
+
+
+class EcsTarget(AlbRoutes):
+    one_of = (("services", "service"), ("listener", "rule"), ("task_definition", "image"))
+    cluster: Annotated[str, Field(min_length=1)]
+    services: EcsServices | None = None
+    service: Annotated[str, Field(min_length=1)] | None = None
+    target_groups: TargetGroups | None = None
+    task_definition: Annotated[str, Field(min_length=1)] | None = None
+    image: ContainerImage | None = None
+    healthy_within: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _groups_with_one_service(self) -> Self:
+        if self.service is not None and self.target_groups is None:
+            raise _rule("a one-service plan (service:) needs target_groups: {blue, green}",
+                        "service")
+        if self.services is not None and self.target_groups is not None:
+            raise _rule("target_groups go with service: (one EXTERNAL service); two "
+                        "services each bring their own group", "target_groups")
+        return self
+
+
+class AsgGroups(Spec):
+    """The two Auto Scaling groups, each attached to its own target group."""
+
+    blue: AutoScalingGroupName
+    green: AutoScalingGroupName
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.blue == self.green:
+            raise _rule("blue and green must be two different Auto Scaling groups", "green")
+        return self
+
+
+class LaunchTemplateRef(Spec):
+    """The launch template version the idle group gets: by name or id."""
+
+    one_of = (("name", "id"),)
+    name: Annotated[str, Field(min_length=3, max_length=128)] | None = None
+    id: LaunchTemplateId | None = None
+    version: LaunchTemplateVersion
+
+
+class AsgTarget(AlbRoutes):
+    """EC2 Auto Scaling blue/green behind an ALB (SPEC §15)."""
+
+    one_of = (("listener", "rule"),)
+    groups: AsgGroups
+    launch_template: LaunchTemplateRef
+    healthy_within: Duration = 900.0
+
+
+class Route53Records(Spec):
+    """The SetIdentifiers of the two weighted records of one name and type."""
+
+    blue: SetIdentifier
+    green: SetIdentifier
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.blue == self.green:
+            raise _rule("blue and green must be two different records", "green")
+        return self
+
+
+class Route53Target(Spec):
+    """Two weighted records of one name (SPEC §15): traffic is their weights."""
+
+    zone: HostedZoneId
+    name: DnsName
+    type: Literal["A", "AAAA", "CNAME"]
+    records: Route53Records
 
 
 class TargetSpec(Spec):
@@ -234,9 +306,11 @@ class TargetSpec(Spec):
     another account, the role deployer assumes there (sts:AssumeRole, session name =
     the run id, `external_id` when the role's trust policy asks for one)."""
 
-    one_of = (("lambda", "ecs"),)
+    one_of = (("lambda", "ecs", "asg", "route53"),)
     lambda_: LambdaTarget | None = Field(default=None, alias="lambda")
     ecs: EcsTarget | None = None
+    asg: AsgTarget | None = None
+    route53: Route53Target | None = None
     region: Region | None = None
     role_arn: RoleArn | None = None
     external_id: ExternalId | None = None
@@ -255,7 +329,9 @@ class TargetSpec(Spec):
 
     @property
     def kind(self) -> str:
-        return "lambda" if self.lambda_ is not None else "ecs"
+        return next(kind for kind, block in (("lambda", self.lambda_), ("ecs", self.ecs),
+                                             ("asg", self.asg), ("route53", self.route53))
+                    if block is not None)
 
 
 class TargetEntry(TargetSpec):
@@ -622,6 +698,17 @@ class ReleasePlan(Spec):
         if missing:
             raise _rule(f"target{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                         "in no wave: every target goes in exactly one", "waves")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_need_versions(self) -> Self:
+        records = [leg.name for leg in self.legs if leg.spec.route53 is not None]
+        if self.checks.metrics is not None and records:
+            raise _rule(f"route53 target{'s' if len(records) > 1 else ''} "
+                        f"{', '.join(records)} {'have' if len(records) > 1 else 'has'} no "
+                        "per-version metrics (DNS answers carry no version): judge the release "
+                        "by alarms (checks.alarms, or the target's own alarms)",
+                        "checks", "metrics")
         return self
 
     @model_validator(mode="after")

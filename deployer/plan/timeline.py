@@ -113,6 +113,16 @@ def spec_label(target: TargetSpec) -> str:
         else:
             new = "a version published from new code"
         return f"lambda {spec.function}:{spec.alias} -> {new}"
+    if target.asg is not None:
+        asg = target.asg
+        template = asg.launch_template
+        return (f"asg {{{asg.groups.blue},{asg.groups.green}}} -> launch template "
+                f"{template.name or template.id} version {template.version}")
+    if target.route53 is not None:
+        records = target.route53
+        return (f"route53 {records.type} {records.name} (zone {records.zone}): "
+                f"{{{records.records.blue},{records.records.green}}} -> the record without "
+                "traffic")
     ecs = target.ecs
     assert ecs is not None
     new = ecs.task_definition or (ecs.image.uri if ecs.image else "?")

@@ -212,6 +212,21 @@ ExternalId = Annotated[
     str, Matches(r"^[\w+=,.@:/-]{2,1224}$",
                  "an external id (2-1224 of letters, digits and +=,.@:/-)")
 ]
+AutoScalingGroupName = Annotated[
+    str, Matches(r"^[^:]{1,255}$", "an Auto Scaling group name (1-255 characters, no ':')")]
+LaunchTemplateId = Annotated[str, Matches(r"^lt-[0-9a-f]{8,17}$",
+                                          "a launch template id like lt-0abcd1234ef567890")]
+LaunchTemplateVersion = Annotated[str, BeforeValidator(
+    lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v), Matches(
+    r"^(\$Latest|\$Default|[1-9][0-9]*)$", "a launch template version: a number, $Latest "
+    "or $Default")]
+HostedZoneId = Annotated[str, Matches(r"^(/hostedzone/)?[A-Z0-9]{1,32}$",
+                                      "a hosted zone id like Z0123456789ABC")]
+DnsName = Annotated[str, Matches(
+    r"^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_-]{1,63}\.?$",
+    "a DNS name like api.example.com")]
+SetIdentifier = Annotated[str, Matches(r"^.{1,128}$",
+                                       "a record's SetIdentifier (1-128 characters)")]
 CalendarName = Annotated[
     str, Matches(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document/)?[a-zA-Z0-9_.-]{3,128}$",
                  "an SSM Change Calendar name (3-128 of letters, digits and _.-) or ARN")

@@ -155,8 +155,8 @@ def _decide(leg: Leg, runs: list[RunRecord], to: str | None, region: str | None,
             runner: str | None) -> Decision:
     kind = leg.spec.kind
     key = key_of(leg.spec, region, runner)
-    if to is not None and kind == "ecs" and to not in COLOURS:
-        raise UsageError(f"{leg.name} is an ECS target: --to is its stable colour, blue "
+    if to is not None and kind != "lambda" and to not in COLOURS:
+        raise UsageError(f"{leg.name} is an {kind} target: --to is its stable colour, blue "
                          "or green")
     for run in reversed(runs):
         if run.outcome == Outcome.REFUSED:
@@ -254,16 +254,16 @@ def _side_text(target: TrafficTarget, side: str) -> str:
 
 
 def _stable_from_aws(target: TrafficTarget) -> tuple[str, str]:
-    from deployer.targets.ecs_alb import EcsAlbTarget
     from deployer.targets.lambda_alias import LambdaAliasTarget
 
     if isinstance(target, LambdaAliasTarget):
         target.stable = target.primary_version()
         return target.stable, ("AWS: the version the alias points at (no run of this "
                                "target in the store says)")
-    assert isinstance(target, EcsAlbTarget)
-    colour, why = target.serving_colour()
-    target.live, target.idle = colour, _other(colour)
+    # Every coloured target (ALB blue/green, Route 53 records) says which colour serves.
+    coloured: Any = target
+    colour, why = coloured.serving_colour()
+    coloured.live, coloured.idle = colour, _other(colour)
     return colour, f"AWS: {why} (no run of this target in the store says)"
 
 

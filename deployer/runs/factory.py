@@ -72,15 +72,19 @@ def key_of(spec: TargetSpec, region: str | None, runner: str | None = None) -> s
     Lambda alias is named by region, and by account when that is not the runner's
     (`lambda:222233334444:eu-west-1:api:live`); an ECS listener's or rule's ARN names
     both already."""
+    where = spec.region or region or "-"
+    if spec.account is not None and spec.account != runner:
+        where = f"{spec.account}:{where}"
     if spec.lambda_ is not None:
         function = spec.lambda_
-        where = spec.region or region or "-"
-        if spec.account is not None and spec.account != runner:
-            where = f"{spec.account}:{where}"
         return f"lambda:{where}:{function.function.split(':')[-1]}:{function.alias}"
-    ecs = spec.ecs
-    assert ecs is not None
-    return f"elb:{ecs.listener or ecs.rule}"
+    if spec.route53 is not None:  # a hosted zone is global, and its id names it
+        records = spec.route53
+        return f"route53:{records.zone.rsplit('/', 1)[-1]}:{records.name.rstrip('.').lower()}" \
+            f":{records.type}"
+    routes = spec.ecs or spec.asg
+    assert routes is not None
+    return f"elb:{routes.route}"
 
 
 def place_of(spec: TargetSpec, aws: AwsContext) -> AwsContext:
@@ -108,6 +112,14 @@ def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
         from deployer.targets.lambda_alias import LambdaAliasTarget
 
         return LambdaAliasTarget(spec.lambda_, aws, clock, state)
+    if spec.asg is not None:
+        from deployer.targets.asg import AsgTarget
+
+        return AsgTarget(spec.asg, aws, clock, state)
+    if spec.route53 is not None:
+        from deployer.targets.route53 import WeightedRecords
+
+        return WeightedRecords(spec.route53, aws, state)
     assert spec.ecs is not None
     if spec.ecs.service is not None:
         from deployer.targets.ecs_task_sets import EcsTaskSetTarget
@@ -116,6 +128,33 @@ def build_leg(spec: TargetSpec, aws: AwsContext, clock: Clock,
     from deployer.targets.ecs_alb import EcsAlbTarget
 
     return EcsAlbTarget(spec.ecs, aws, clock, state)
+
+
+def target_warnings(plan: ReleasePlan, aws: AwsContext, path: str) -> list[str]:
+    """What only AWS can tell about a valid plan, said before the run starts: a Route 53
+    target's records cached longer than the shortest bake (SPEC §15)."""
+    records = [leg for leg in plan.legs if leg.spec.route53 is not None]
+    if not records:
+        return []
+    from deployer.errors import DeployerError
+    from deployer.plan.compile import compile_strategy
+    from deployer.targets.route53 import ttl_warnings
+    from strategies.steps import Bake
+
+    bakes = [s.seconds for s in compile_strategy(plan.strategy) if isinstance(s, Bake)]
+    bakes += [plan.final_bake] if plan.final_bake else []
+    if not bakes:
+        return []
+    found: list[str] = []
+    for leg in records:
+        assert leg.spec.route53 is not None
+        where = "target.route53" if plan.target is not None else f"targets.{leg.name}.route53"
+        try:
+            found += ttl_warnings(leg.spec.route53, place_of(leg.spec, aws), min(bakes),
+                                  f"{path}: warning: {where}")
+        except DeployerError:
+            continue  # preflight says what is wrong with the records
+    return found
 
 
 def build_check(plan: ReleasePlan, aws: AwsContext, target: TrafficTarget, clock: Clock,

@@ -183,7 +183,7 @@ def _input(plan: ReleasePlan, record: RunRecord, targets: dict[str, TrafficTarge
     legs: dict[str, dict[str, Any]] = {}
     for name, target in targets.items():
         described = target.describe()
-        ecs = described["kind"] == "ecs"
+        ecs = described["kind"] in ("ecs", "asg")  # an ALB listener's or rule's weights
         actions = production_actions(described, aws) if ecs else None
         tests = test_route_actions(described, aws) if ecs else None
         legs[name] = leg_input(name, described, plan, actions, tests)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from deployer.runs.factory import (
     build_target,
     target_key,
     target_keys,
+    target_warnings,
 )
 from deployer.runs.operator import local_identity
 from deployer.store import open_store
@@ -41,6 +42,7 @@ class RolloutOptions:
     dry_run: bool = False
     live: bool = False
     prompt: bool = False  # answer approvals at this terminal too
+    strict: bool = False  # a warning found at the start refuses the run (exit 2)
     override_window: str | None = None  # --override-window's reason (SPEC §14)
 
 
@@ -77,6 +79,14 @@ def rollout(loaded: LoadedPlan, settings: Settings, options: RolloutOptions) -> 
     plan = loaded.plan
     clock = RealClock(options.time_scale)
     aws = aws_context(settings, plan.region)
+    found = target_warnings(plan, aws, loaded.path)
+    for warning in found:
+        print(warning, file=sys.stderr)
+    if found and options.strict:
+        from deployer.errors import PlanError
+
+        raise PlanError(found)
+    loaded = replace(loaded, warnings=(*loaded.warnings, *found))
     if options.dry_run:
         target = build_target(plan, aws, clock)
         check = build_check(plan, aws, target, clock)

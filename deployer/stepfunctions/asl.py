@@ -41,6 +41,8 @@ TRANSIENT: dict[str, list[str]] = {
     "elasticloadbalancingv2": ["ElasticLoadBalancingV2.ThrottlingException",
                                "ElasticLoadBalancingV2.ElasticLoadBalancingV2Exception"],
     "ecs": ["Ecs.ServerException", "Ecs.ThrottlingException", "Ecs.EcsException"],
+    "autoscaling": ["AutoScaling.AutoScalingException",
+                    "AutoScaling.ResourceContentionException"],
     "ssm": ["Ssm.ThrottlingException", "Ssm.InternalServerErrorException",
             "Ssm.SsmException"],
     "sns": ["SNS.ThrottledException", "SNS.InternalErrorException",

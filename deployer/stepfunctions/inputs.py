@@ -67,7 +67,7 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
 
     leg: dict[str, Any] = {
         "name": name, "kind": "rule" if described["rule"] else "listener", "arn": arn,
-        "cluster": described["cluster"],
+        "cluster": described.get("cluster"),
         "routes": [route(0.0)] + [route(w) for w in weights],
     }
     test_arn = described.get("test_listener") or described.get("test_rule")
@@ -75,7 +75,10 @@ def elb_leg(name: str, described: dict[str, Any], actions: list[dict[str, Any]],
         leg["testkind"] = "test_listener" if described.get("test_listener") else "test_rule"
         leg["test"] = {"arn": test_arn, "restore": _test_restore(
             test_arn, test_actions, stable_group, new_group)}
-    if described.get("stable_task_set") is not None:
+    if described["kind"] == "asg":
+        leg.update(layout="asg", stable_group=described["stable_group"],
+                   new_group=described["new_group"])
+    elif described.get("stable_task_set") is not None:
         leg.update(layout="task_sets", service=described["service"],
                    stable_task_set=described["stable_task_set"],
                    new_task_set=described["new_task_set"])

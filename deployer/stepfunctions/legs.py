@@ -1,6 +1,6 @@
 """The per-target program of the state machine: write a route (or only read it) and read
 it back, for a Lambda alias or an ALB listener/rule; after a rollback, discard the new
-ECS tasks; after success, retire the old ones.
+ECS tasks or Auto Scaling instances; after success, retire the old ones.
 
 It runs inside a Map over the wave's targets, so one definition serves one target or
 a hundred. Each item is a target as `rollout` resolved it (see `inputs.py`):
@@ -61,11 +61,16 @@ def leg_kinds(legs: list[Any]) -> set[str]:
             if leg.spec.lambda_.provisioned_concurrency != "none":
                 kinds.add("pc")
             continue
-        ecs = leg.spec.ecs
-        kinds.add("rule" if ecs.rule else "listener")
-        kinds.add("services" if ecs.services is not None else "task_sets")
-        if ecs.test_listener or ecs.test_rule:
-            kinds.add("test_listener" if ecs.test_listener else "test_rule")
+        routes = leg.spec.ecs or leg.spec.asg
+        if routes is None:
+            continue  # route53: refused on this engine (validate.py)
+        kinds.add("rule" if routes.rule else "listener")
+        if leg.spec.asg is not None:
+            kinds.add("asg")
+        else:
+            kinds.add("services" if leg.spec.ecs.services is not None else "task_sets")
+        if routes.test_listener or routes.test_rule:
+            kinds.add("test_listener" if routes.test_listener else "test_rule")
     return kinds
 
 
@@ -125,8 +130,10 @@ def leg_program() -> dict[str, Any]:
             {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "DiscardService"},
             {"Variable": "$.leg.layout", "StringEquals": "task_sets",
              "Next": "DiscardTaskSet"},
+            {"Variable": "$.leg.layout", "StringEquals": "asg", "Next": "DiscardGroup"},
             {"Variable": "$.leg.pc", "StringEquals": "pc", "Next": "DiscardConcurrency"},
         ], "Default": LEG_DONE},
+        "DiscardGroup": _scale_to_zero("$.leg.new_group"),
         # The provisioned concurrency rollout gave the new version: no longer paid for.
         "DiscardConcurrency": _drop_concurrency("$.leg.new_version"),
         "DiscardService": sdk_task("ecs", "updateService", {
@@ -150,8 +157,10 @@ def retire_program() -> dict[str, Any]:
         "Layout": {"Type": "Choice", "Choices": [
             {"Variable": "$.leg.layout", "StringEquals": "services", "Next": "RetireService"},
             {"Variable": "$.leg.layout", "StringEquals": "task_sets", "Next": "MakePrimary"},
+            {"Variable": "$.leg.layout", "StringEquals": "asg", "Next": "RetireGroup"},
             {"Variable": "$.leg.pc", "StringEquals": "pc", "Next": "RetireConcurrency"},
         ], "Default": LEG_DONE},
+        "RetireGroup": _scale_to_zero("$.leg.stable_group"),
         # The old version's own provisioned concurrency would otherwise be paid twice.
         "RetireConcurrency": _drop_concurrency("$.leg.stable_version"),
         "RetireService": sdk_task("ecs", "updateService", {
@@ -169,6 +178,14 @@ def retire_program() -> dict[str, Any]:
         LEG_DONE: {"Type": "Succeed"},
     }
     return {"StartAt": "Layout", "States": states}
+
+
+def _scale_to_zero(group_path: str) -> State:
+    """An Auto Scaling group to no instances (the new one after a rollback, the old one
+    after success)."""
+    return sdk_task("autoscaling", "updateAutoScalingGroup", {
+        "AutoScalingGroupName.$": group_path, "MinSize": 0, "DesiredCapacity": 0,
+    }, next_state=LEG_DONE, on_error=None)
 
 
 def _kind(kind: str, next_state: str) -> dict[str, Any]:

@@ -38,6 +38,11 @@ def engine_problems(plan: ReleasePlan, region: str | None = None) -> list[str]:
                             f"reach only that region, not {leg.spec.region}: release "
                             f"{leg.name} with a plan (or machine) of its own region, or use "
                             f"--engine local")
+    for leg in plan.legs:
+        if leg.spec.route53 is not None:
+            where = "target" if plan.target is not None else f"targets.{leg.name}"
+            problems.append(f"{where}.route53: {engine} does not release Route 53 weighted "
+                            "records yet; use --engine local")
     for stage in ("before_traffic", "after_traffic"):
         for index, hook in enumerate(getattr(plan.hooks, stage)):
             if hook.kind != "lambda":
