@@ -122,3 +122,16 @@ def test_a_listener_that_does_not_forward_to_a_group_is_refused(
         "target groups (missing the green group)" in result.stderr
     report = json.loads(cli.report.read_text()) if cli.report.exists() else {}
     assert report.get("outcome") in (None, "refused")
+
+
+def test_an_emergency_rollback_after_success_scales_the_old_group_back_first(
+        world: AsgWorld, plan_for: Callable[..., str], cli: Cli) -> None:
+    plan = plan_for(world, bake="5s")
+    code, _, err = finish(cli.rollout(plan))
+    assert code == 0, err
+    assert world.capacity("blue") == 0 and world.weights() == {"blue": 0, "green": 100}
+    result = cli.run("rollback", plan)
+    assert result.returncode == 0, result.stderr
+    assert world.capacity("blue") == 2  # back in service before any traffic moved to it
+    assert world.weights() == {"blue": 100, "green": 0}
+    assert world.capacity("green") == 0  # the version rolled away from released its hosts
