@@ -35,3 +35,8 @@ def test_every_share_is_within_half_a_step(percent: float) -> None:
     assert 0 <= new <= MAX_WEIGHT and 0 <= old <= MAX_WEIGHT and new + old > 0
     error = abs(new / (new + old) * 100 - percent)
     assert error <= 1 / (2 * MAX_WEIGHT) * 100 + 1e-9  # never worse than half a 1/255 step
+
+
+def test_the_smallest_and_largest_fractions() -> None:
+    assert route53_weights(5e-324) == (0, 255)  # as near 0% as 0-255 gets
+    assert route53_weights(99.99999999999999) == (255, 0)

@@ -42,11 +42,11 @@ def route53_weights(new_percent: float) -> tuple[int, int]:
     if float(new_percent).is_integer():
         return int(new_percent), 100 - int(new_percent)
     wanted = new_percent / 100
-    ratio = wanted / (1 - wanted)  # new / old
+    ratio = wanted / (1 - wanted) if wanted < 1 else math.inf  # new / old
     candidates = set()
     for weight in range(MAX_WEIGHT + 1):  # each weight of one side, the other's around it
-        new = min(ratio * weight, MAX_WEIGHT)
-        old = min(weight / ratio, MAX_WEIGHT)
+        new = min(ratio * weight, MAX_WEIGHT) if weight else 0.0
+        old = min(weight / ratio, MAX_WEIGHT) if ratio > 0 else float(MAX_WEIGHT)
         candidates |= {(math.floor(new), weight), (math.ceil(new), weight),
                        (weight, math.floor(old)), (weight, math.ceil(old))}
     candidates.discard((0, 0))
