@@ -1,6 +1,7 @@
 """Runs on Step Functions (SPEC §11): the worst-case history events and state
 transitions of the presets (what a run costs), alarms only and with version-aware
-analysis (SPEC §11b: on_inconclusive extend, its worst case), and the wall time from `deployer
+analysis (SPEC §11b: on_inconclusive extend, its worst case), how long deployment
+windows may hold a run (SPEC §14), and the wall time from `deployer
 rollout --engine stepfunctions` to its exit 0 against a moto server that executes
 state machines (target: under 2 s)."""
 
@@ -17,7 +18,8 @@ from benchmarks.common import ROOT, summary
 from deployer.demo.server import use_fake_credentials
 from deployer.demo.world import create_lambda_world
 from deployer.plan.loader import load_plan
-from deployer.stepfunctions.history import HISTORY_LIMIT, worst_case
+from deployer.stepfunctions.history import HISTORY_LIMIT, hold_allowance, worst_case
+from deployer.stepfunctions.windows import IDLE_HOLD_POLL
 from strategies.presets import PRESETS
 from tests.sfn_moto import machine_aws
 
@@ -57,6 +59,25 @@ def _history_table(folder: str) -> None:
             print(f"  {name:38} " + "   ".join(cells))
 
 
+def _hold_table(folder: str) -> None:
+    """Deployment windows (SPEC §14): how long all of a run's holds may last within the
+    history budget — at poll_every once traffic has moved, in 5-minute looks before."""
+    print("  hold allowance with deployment windows (one change calendar), alarms only")
+    for name in ("LambdaCanary10Percent5Minutes", "LambdaCanary10Percent30Minutes",
+                 "LambdaLinear10PercentEvery10Minutes"):
+        cells = []
+        for poll in ("10s", "60s"):
+            path = _plan(folder, "bench", f"preset: {name}", poll)
+            Path(path).write_text(Path(path).read_text() +
+                                  "windows: {change_calendars: [prod-freeze]}\n")
+            plan = load_plan(path).plan
+            polls = hold_allowance(plan)
+            seconds = polls * plan.checks.poll_every
+            cells.append(f"{poll}: {polls:5,} polls = {seconds / 3600:5.1f} h with traffic, "
+                         f"{polls * IDLE_HOLD_POLL / 3600:5.0f} h before")
+        print(f"  {name:38} " + "   ".join(cells))
+
+
 def _rollout_wall_time(folder: str) -> list[float]:
     samples = []
     with machine_aws() as endpoint:
@@ -83,6 +104,7 @@ def run() -> dict[str, float]:
     use_fake_credentials()
     with tempfile.TemporaryDirectory() as folder:
         _history_table(folder)
+        _hold_table(folder)
         samples = _rollout_wall_time(folder)
     verdict = "ok" if max(samples) < 2.0 else "MISSED"
     print(f"  rollout --engine stepfunctions -> exit 0 {summary(samples)}   "

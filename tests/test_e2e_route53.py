@@ -60,6 +60,10 @@ def test_a_linear_release_moves_the_answers_to_the_other_record(
         (world.blue, world.green)
     assert report["target"]["ttl"] == 60
     assert "warnings" not in report  # every bake (60s) is as long as the TTL
+    # an emergency rollback puts the answers back on the record the release replaced
+    back = cli.run("rollback", plan_for(world))
+    assert back.returncode == 0, back.stderr
+    assert world.weights() == {world.blue: 100, world.green: 0}
 
 
 def test_an_alarm_puts_every_answer_back_and_a_short_bake_is_warned(
