@@ -83,6 +83,7 @@ def test_approve_writes_the_request_the_cli_writes(tmp_path: Path) -> None:
     run = "/runs/shop-20261128T100000Z-aaaa"
     page = client.get(run)
     assert "<polyline" in page.text and 'id="approve"' in page.text
+    assert 'id="override_window"' not in page.text  # only a run held by its window
     answer = client.post(f"{run}/actions", data={"action": "approve", "csrf": csrf(client, run)},
                          follow_redirects=False)
     assert answer.status_code == 303
@@ -135,3 +136,27 @@ def test_a_reachable_host_needs_a_token() -> None:
     result = run_cli("dashboard", "--host", "0.0.0.0")
     assert result.returncode == 2
     assert "give --token" in result.stderr
+
+
+def test_a_run_held_by_its_window_can_be_overridden_with_a_reason(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "store")
+    held = RunRecord(run_id="web-20261128T100000Z-dddd", plan_name="web", target_key="k4",
+                     target={"kind": "asg"}, plan={}, started_at="2026-11-28T10:00:00Z",
+                     phase=Phase.WAITING_WINDOW, weight=10.0,
+                     window={"closed_because": "year-end freeze (until 2027-01-04 08:00 CET)",
+                             "opens": "2027-01-04T07:00:00Z"})
+    store.create(held)
+    client = TestClient(create_app(store, "alice"))
+    run = f"/runs/{held.run_id}"
+    page = client.get(run).text
+    assert "deployment window closed: year-end freeze (until 2027-01-04 08:00 CET)" in page
+    assert 'id="override_window"' in page
+    token = csrf(client, run)
+    assert client.post(f"{run}/actions", data={"action": "override_window", "csrf": token,
+                                              "reason": " "}).status_code == 400
+    answer = client.post(f"{run}/actions", data={"action": "override_window", "csrf": token,
+                                                "reason": "INC-42 hotfix"},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    (request,) = store.load(held.run_id).requests
+    assert (request["action"], request["reason"]) == ("override_window", "INC-42 hotfix")

@@ -34,6 +34,8 @@ SHOW = ("recent", "active", "all")
 RECENT = 20  # ended runs on the front page (show=all lists every one)
 ACTIONS = (("approve", "approve", False), ("promote", "promote", False),
            ("promote_full", "promote --full", False), ("abort", "abort", True))
+# Break glass for a run held by its deployment window (SPEC §14): needs a reason.
+OVERRIDE = "override_window"
 
 
 class Dashboard:
@@ -137,12 +139,15 @@ class Dashboard:
                                                   self.csrf_for(session)):
             return HTMLResponse("missing or wrong CSRF token", status_code=403)
         action = str(form.get("action", ""))
-        if action not in {a for a, _, _ in ACTIONS}:
+        if action not in {a for a, _, _ in ACTIONS} | {OVERRIDE}:
             return HTMLResponse(f"unknown action {action!r}", status_code=400)
+        if action == OVERRIDE and not str(form.get("reason", "")).strip():
+            return HTMLResponse("overriding the deployment window needs a reason",
+                                status_code=400)
         run_id = request.path_params["run_id"]
         if self.load(run_id) is None:
             return HTMLResponse("no such run", status_code=404)
-        reason = str(form.get("reason", "")) or "from the dashboard"
+        reason = str(form.get("reason", "")).strip() or "from the dashboard"
         try:
             request_action(self.store, run_id, action, f"{self.identity} (dashboard)", reason,
                            self.settings)
