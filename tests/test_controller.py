@@ -779,3 +779,26 @@ def test_an_override_request_releases_a_held_run() -> None:
     assert "deployment window overridden by ops: INC-42" in [e.message for e in record.events]
     shifted = next(e for e in record.events if e.message.startswith("shifted to 10%"))
     assert shifted.at >= iso_at(run.clock, EPOCH + 3600)  # held until the override
+
+
+def test_a_run_held_by_its_window_is_resumed_held_and_goes_on_when_it_opens() -> None:
+    window = ScriptedWindow(WindowState(None))
+    run = Run(plan_canary(10, 120))
+    run.controller.window.window = window
+
+    def close() -> None:
+        window.now = WindowState("year-end freeze", None)
+
+    run.clock.at(60, close)
+    while run.clock.now() - 1_795_000_000 < 900:  # the controller dies while held
+        run.clock.sleep(run.controller.advance())
+    assert run.store.load("app-1").phase == Phase.WAITING_WINDOW
+    assert run.target.history == [10]
+    taker = successor(run)
+    taker.window.window = window  # the plan's windows, as resume builds them
+    run.clock.at(600, lambda: setattr(window, "now", WindowState(None)))
+    record = taker.resume("bob@laptop")
+    assert record.outcome == Outcome.SUCCEEDED
+    assert run.target.history == [10, 100]
+    assert "resuming in WAITING_WINDOW: traffic reads 10%" in " ".join(
+        e.message for e in record.events)
