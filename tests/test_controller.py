@@ -802,3 +802,14 @@ def test_a_run_held_by_its_window_is_resumed_held_and_goes_on_when_it_opens() ->
     assert run.target.history == [10, 100]
     assert "resuming in WAITING_WINDOW: traffic reads 10%" in " ".join(
         e.message for e in record.events)
+
+
+def test_a_closed_window_whose_opening_has_passed_is_read_again_at_the_next_poll() -> None:
+    """A calendar still CLOSED after the transition it announced: no busy loop."""
+    run = Run(plan_canary(10, 120))
+    past = datetime.fromtimestamp(run.clock.t - 60, UTC)
+    run.controller.window.window = ScriptedWindow(WindowState("change calendar x is CLOSED",
+                                                              past))
+    delays = [run.controller.advance() for _ in range(12)]  # a bounded number of ticks
+    assert run.controller.record.phase == Phase.WAITING_WINDOW
+    assert delays[-5:] == [POLL] * 5  # every look while held waits a whole poll

@@ -201,3 +201,12 @@ def test_the_history_budget_counts_the_asks_and_bounds_the_holds(tmp_path: Path)
     assert worst_case(crowded).events <= HISTORY_LIMIT and hold_allowance(crowded) < 1
     assert engine_problems(crowded)[0].startswith("windows: this plan's worst case leaves "
                                                   "no room")
+
+
+def test_a_stale_opening_waits_a_poll_not_a_second(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, "  change_calendars: [prod-freeze]")
+    started = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+    windows = window_input(plan, started, 1.0, 100) or {}
+    judged = machine_judge(windows, {"state": "CLOSED", "next": "2027-01-04T09:00:00Z"},
+                           started)
+    assert judged["open"] is False and judged["sleep"] == 10

@@ -93,8 +93,10 @@ class WindowGate:
                                f"({state.closed_because}); "
                                f"{_opens(state, 'it opens ') or 'no opening known'}"
                                .rstrip("; "))
+        # An opening already past while still closed (a calendar's stale transition):
+        # look again at the next poll, never in a busy loop.
         until = (state.opens - wall).total_seconds() * self.clock.time_scale \
-            if state.opens is not None else self.poll_every
+            if state.opens is not None and state.opens > wall else self.poll_every
         self.waits.observer.tick(record, max(0.0, until))
         self.journal.renew_if_due()
         return max(0.0, min(self.poll_every, until))

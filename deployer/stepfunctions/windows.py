@@ -79,7 +79,7 @@ def judge_expression(first_shift: int) -> str:
   $opens := $after = -1 ? -1 : ($exists($later) ?
     ($type($later.opens) = "number" ? $later.opens : -1) : $after);
   $pollMs := ($in.pos.at = FIRST ? $w.idle : $in.run.poll) * 1000;
-  $wake := $opens = -1 ? $now + $pollMs : $min([$opens, $now + $pollMs]);
+  $wake := ($opens = -1 or $opens <= $now) ? $now + $pollMs : $min([$opens, $now + $pollMs]);
   $opensText := $opens = -1 ? null : $fromMillis($opens, "PICTURE");
   $merge([$in, {"win": {
     "open": $over or $not($closed),
