@@ -38,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/deployer demo --scenario rollback
 
 soak: $(STAMP)
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
