@@ -306,8 +306,9 @@ class Controller:
         index = self.record.step_index
         step = self.steps[index]
         if isinstance(step, Shift):
-            if self.window.closed_before_shift():
-                return self.window.hold()
+            held = self.window.before_shift()
+            if held is not None:
+                return held
             self._shift(step.weight)
             self._enter_step(index + 1)
             return 0.0

@@ -57,11 +57,13 @@ class WindowGate:
             return
         refuse_at_start(self._state(self.clock.wall()), self.refuse_outside)
 
-    def closed_before_shift(self) -> bool:
-        """Whether the next shift must wait; moves the run to WAITING_WINDOW if so."""
-        state = self._state(self.clock.wall())
+    def before_shift(self) -> float | None:
+        """None when the next shift may go; else the run moves to WAITING_WINDOW and
+        this is its first poll held (the delay before the next)."""
+        wall = self.clock.wall()
+        state = self._state(wall)
         if state.is_open:
-            return False
+            return None
         record = self.journal.record
         record.window = _shown(state)
         self.journal.move(Phase.WAITING_WINDOW, stage=f"window: {state.closed_because}")
@@ -69,11 +71,10 @@ class WindowGate:
             f"holding at {record.weight or 0:g}%: the deployment window is closed "
             f"({state.closed_because}); {_opens(state, 'it opens ') or 'no opening known; '}"
             "checks are still watched")
-        return True
+        return self._held(state, wall)
 
     def hold(self) -> float:
-        """One poll while held: watch the checks (a failure rolls back at once), go on
-        when the window has opened."""
+        """One poll while held: go on when the window has opened, else hold on."""
         record = self.journal.record
         wall = self.clock.wall()
         state = self._state(wall)
@@ -84,6 +85,12 @@ class WindowGate:
                                if not record.window_override else
                                "the deployment window is overridden: going on")
             return 0.0
+        return self._held(state, wall)
+
+    def _held(self, state: WindowState, wall: datetime) -> float:
+        """Held by `state`: watch the checks (a failure rolls back at once), say when
+        why or when changed, and wait until the opening or the next poll."""
+        record = self.journal.record
         self.waits.watch(self.clock.now())  # a failure raises: rolled back at once
         shown = _shown(state)
         if shown != record.window:
