@@ -39,8 +39,7 @@ from deployer.runs.factory import build_leg, key_of, runner_account
 from deployer.runs.operator import OperatorError, submit
 from deployer.runs.rollout import aws_context
 from deployer.store import StoreConflict
-
-COLOURS = ("blue", "green")
+from deployer.targets.colours import COLOURS, other
 
 
 @dataclass
@@ -194,7 +193,7 @@ def _state_for(state: dict[str, Any], kind: str, to: str) -> dict[str, Any]:
         return state
     if kind == "lambda":
         return {"stable_version": to}
-    return {"stable_colour": to, "new_colour": _other(to),
+    return {"stable_colour": to, "new_colour": other(to),
             "target_groups": state.get("target_groups") or {}}
 
 
@@ -263,7 +262,7 @@ def _stable_from_aws(target: TrafficTarget) -> tuple[str, str]:
     # Every coloured target (ALB blue/green, Route 53 records) says which colour serves.
     coloured: Any = target
     colour, why = coloured.serving_colour()
-    coloured.live, coloured.idle = colour, _other(colour)
+    coloured.live, coloured.idle = colour, other(colour)
     return colour, f"AWS: {why} (no run of this target in the store says)"
 
 
@@ -299,5 +298,3 @@ def _end_dead_run(store: Store, run: RunRecord, by: str, restored: list[Restored
     return False
 
 
-def _other(colour: str) -> str:
-    return "green" if colour == "blue" else "blue"

@@ -19,12 +19,7 @@ from deployer.core.ports import MetricSeries, TrafficReading, VersionSeries
 from deployer.errors import DeployerError, PreflightError, TargetError
 from deployer.logs import get_logger
 from deployer.targets.alb_weights import MAX_GROUPS, ForwardAction, alb_weights
-
-COLOURS = ("blue", "green")
-
-
-def other(colour: str | None) -> str:
-    return "green" if colour == "blue" else "blue"
+from deployer.targets.colours import COLOURS, other
 
 
 class AlbBlueGreen:

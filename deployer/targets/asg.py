@@ -22,7 +22,8 @@ from deployer.core.ports import Clock
 from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.logs import get_logger
 from deployer.plan.model import AsgTarget as AsgSpec
-from deployer.targets.alb_blue_green import COLOURS, AlbBlueGreen, other
+from deployer.targets.alb_blue_green import AlbBlueGreen
+from deployer.targets.colours import COLOURS, other
 
 HEALTH_POLL = 10.0
 

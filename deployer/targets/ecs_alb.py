@@ -17,10 +17,9 @@ from deployer.core.ports import Clock
 from deployer.errors import PreflightError
 from deployer.logs import get_logger
 from deployer.plan.model import EcsTarget
-from deployer.targets.alb_blue_green import COLOURS, AlbBlueGreen, other
+from deployer.targets.alb_blue_green import AlbBlueGreen
+from deployer.targets.colours import COLOURS, other
 from deployer.targets.ecs_services import EcsServices
-
-__all__ = ["COLOURS", "EcsAlbTarget"]
 
 
 class EcsAlbTarget(AlbBlueGreen):

@@ -19,7 +19,8 @@ from deployer.aws import AwsContext, error_code
 from deployer.core.ports import Clock
 from deployer.errors import NewVersionUnhealthy, PreflightError, TargetError
 from deployer.plan.model import EcsTarget
-from deployer.targets.ecs_alb import COLOURS, EcsAlbTarget
+from deployer.targets.colours import COLOURS
+from deployer.targets.ecs_alb import EcsAlbTarget
 from deployer.targets.ecs_services import HEALTH_POLL
 
 LIVE_TASK_SETS = ("PRIMARY", "ACTIVE")

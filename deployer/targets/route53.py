@@ -26,8 +26,8 @@ from deployer.aws import AwsContext
 from deployer.core.ports import TrafficReading, VersionSeries
 from deployer.errors import Drift, PreflightError, TargetError
 from deployer.plan.model import Route53Target
+from deployer.targets.colours import COLOURS, other
 
-COLOURS = ("blue", "green")
 MAX_WEIGHT = 255
 
 
@@ -160,7 +160,7 @@ class WeightedRecords:
                 f"{self.label} is split ({split}; 0 on both is an equal split): another "
                 "release may be in progress",
                 hint="finish or roll back that release (deployer rollback PLAN)")
-        self.live, self.idle = live[0], ("green" if live[0] == "blue" else "blue")
+        self.live, self.idle = live[0], other(live[0])
         self._last_set = weights
 
     def already_done(self) -> bool:
