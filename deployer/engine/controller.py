@@ -41,7 +41,7 @@ from deployer.errors import (
 )
 from deployer.logs import get_logger
 from deployer.plan.durations import format_duration
-from deployer.plan.model import ApproveSpec, OnInconclusive, OutsideWindow, ReleasePlan
+from deployer.plan.model import ApproveSpec, OnInconclusive, ReleasePlan
 from strategies.steps import FULL, Approve, Bake, Shift, Step
 
 LEASE_MIN_SECONDS = 60.0  # real seconds a controller's lease lasts without renewal
@@ -58,10 +58,9 @@ class Timings:
 
     @classmethod
     def of(cls, plan: ReleasePlan) -> Timings:
-        spec = plan.windows
         return cls(plan.checks.poll_every, plan.final_bake, plan.keep_old_for,
                    plan.checks.on_inconclusive,
-                   spec is not None and spec.outside is OutsideWindow.REFUSE)
+                   plan.refuses_outside_window)
 
 
 @dataclass(slots=True)

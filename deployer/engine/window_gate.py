@@ -41,8 +41,7 @@ class WindowGate:
             who, why = request.get("by") or "an operator", request.get("reason")
             if not record.window_override:
                 record.window_override = {"by": who, "reason": why, "at": request.get("at")}
-            self.journal.handled("override_window",
-                                 f"deployment window overridden by {who}: {why}")
+            self.journal.handled("override_window", overridden(who, why))
         if self.window is None or record.window_override:
             return OPEN
         return self.window.state(wall)
@@ -52,8 +51,7 @@ class WindowGate:
         changed); so does a closed one under `outside: refuse`."""
         override = self.journal.record.window_override
         if override:
-            self.journal.event(f"deployment window overridden by {override.get('by')}: "
-                               f"{override.get('reason')}")
+            self.journal.event(overridden(override.get("by"), override.get("reason")))
             return
         refuse_at_start(self._state(self.clock.wall()), self.refuse_outside)
 
@@ -107,6 +105,11 @@ class WindowGate:
         self.waits.observer.tick(record, max(0.0, until))
         self.journal.renew_if_due()
         return max(0.0, min(self.poll_every, until))
+
+
+def overridden(by: object, reason: object) -> str:
+    """The event of a break-glass override, as every engine writes it."""
+    return f"deployment window overridden by {by}: {reason}"
 
 
 def _shown(state: WindowState) -> dict[str, str | None]:

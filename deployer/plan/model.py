@@ -655,6 +655,7 @@ class WindowsSpec(Spec):
                                 [d.window() for d in self.deny])
 
 
+
 # ---------------------------------------------------------------- the plan
 
 class ReleasePlan(Spec):
@@ -723,6 +724,11 @@ class ReleasePlan(Spec):
                 f"{format_duration(needed)} of bakes", "deadline",
             )
         return self
+
+    @property
+    def refuses_outside_window(self) -> bool:
+        """`windows.outside: refuse`: a release that starts while closed is refused."""
+        return self.windows is not None and self.windows.outside is OutsideWindow.REFUSE
 
     @property
     def target_kind(self) -> str:

@@ -25,10 +25,10 @@ from deployer.core.ports import Store, TrafficTarget
 from deployer.core.record import EXIT_CODES, TRANSITIONS, Outcome, Phase, RunRecord
 from deployer.core.settings import Settings
 from deployer.engine.locks import holder_hint, release_locks, take_locks
-from deployer.engine.window_gate import refuse_at_start
+from deployer.engine.window_gate import overridden, refuse_at_start
 from deployer.errors import DeployerError, ExitCode, PreflightError, UsageError
 from deployer.plan.loader import LoadedPlan
-from deployer.plan.model import OutsideWindow, ReleasePlan
+from deployer.plan.model import ReleasePlan
 from deployer.runs.factory import build_check, build_leg, build_window, target_key, target_keys
 from deployer.runs.operator import machine_aws
 from deployer.runs.rollout import aws_context, new_record, window_override
@@ -97,8 +97,8 @@ def start_on_stepfunctions(loaded: LoadedPlan, settings: Settings,
     record = new_record(loaded, target_key(plan, aws), clock)
     if options.override_window:
         record.window_override = window_override(options.override_window, clock)
-        record.add_event(clock.wall(), "deployment window overridden by "
-                         f"{record.window_override['by']}: {options.override_window}")
+        record.add_event(clock.wall(), overridden(record.window_override["by"],
+                                                  record.window_override["reason"]))
     aws.session_name = record.run_id
     record.deadline_at = None  # the machine keeps the deadline (a timestamp in its input)
     if plan.target is None:
@@ -144,9 +144,8 @@ def _window_at_start(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
     window = build_window(plan, aws)
     if window is None or record.window_override:
         return
-    spec = plan.windows
     refuse_at_start(window.state(clock.wall()),
-                    spec is not None and spec.outside is OutsideWindow.REFUSE)
+                    plan.refuses_outside_window)
 
 
 def _prepared_targets(plan: ReleasePlan, aws: AwsContext, clock: RealClock,
