@@ -247,13 +247,17 @@ def _ecs_statements(spec: EcsTarget, scope: _Scope) -> list[dict[str, Any]]:
     return statements
 
 
-def _routes_statements(spec: AlbRoutes) -> list[dict[str, Any]]:
-    """Reading and shifting an ALB listener's or rule's weights (ECS, Auto Scaling)."""
-    statements = [_statement("ReadLoadBalancing", ["elasticloadbalancing:DescribeListeners",
-                                                   "elasticloadbalancing:DescribeRules",
-                                                   "elasticloadbalancing:DescribeTargetGroups",
-                                                   "elasticloadbalancing:DescribeTargetHealth"],
-                             ["*"])]
+# What reading an ALB route takes; a runner also reads the groups and their health.
+ROUTE_READS = ("elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules")
+GROUP_READS = ("elasticloadbalancing:DescribeTargetGroups",
+               "elasticloadbalancing:DescribeTargetHealth")
+
+
+def _routes_statements(spec: AlbRoutes, reads: tuple[str, ...] = ROUTE_READS + GROUP_READS
+                       ) -> list[dict[str, Any]]:
+    """Reading and shifting an ALB listener's or rule's weights (ECS, Auto Scaling):
+    the production route, and the test route a rollback puts back on stable."""
+    statements = [_statement("ReadLoadBalancing", list(reads), ["*"])]
     listeners = [arn for arn in (spec.listener, spec.test_listener) if arn]
     if listeners:
         statements.append(_statement("ShiftListenerWeights",
@@ -323,18 +327,7 @@ def machine_role_policy(plan: ReleasePlan, table: str, region: str | None = None
             continue
         routes = leg.spec.ecs or leg.spec.asg
         assert routes is not None  # route53 is refused on this engine
-        # The production route, and the test route a rollback puts back on stable.
-        listeners = [arn for arn in (routes.listener, routes.test_listener) if arn]
-        rules = [arn for arn in (routes.rule, routes.test_rule) if arn]
-        if listeners:
-            statements.append(_statement("ShiftListenerWeights",
-                                         ["elasticloadbalancing:ModifyListener"], listeners))
-        if rules:
-            statements.append(_statement("ShiftRuleWeights", ["elasticloadbalancing:ModifyRule"],
-                                         rules))
-        statements.append(_statement("ReadLoadBalancing",
-                                     ["elasticloadbalancing:DescribeListeners",
-                                      "elasticloadbalancing:DescribeRules"], ["*"]))
+        statements += _routes_statements(routes, ROUTE_READS)
         if leg.spec.asg is not None:  # discard the new group, retire the old one
             statements.append(_statement("ScaleGroups", ["autoscaling:UpdateAutoScalingGroup"],
                                          _group_arns(leg.spec.asg, scope.at(leg.spec))))
