@@ -23,9 +23,9 @@ name: {name}
 target:
   lambda: {{function: {name}, alias: live, version: "{version}"}}
 strategy:
-  canary: {{weight: 10, bake: 1m}}
+  canary: {{weight: 10, bake: {bake}}}
 checks:
-  poll_every: 5s
+  poll_every: {poll}
   metrics:
     error_rate: {{max_vs_stable: 2x}}
   window: 5m
@@ -56,9 +56,11 @@ def put_lambda(world: LambdaWorld, version: str, requests: int, errors: int) -> 
         requests, errors, ("Invocations", "Errors"))
 
 
-def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend") -> str:
+def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend", bake: str = "1m",
+         poll: str = "5s") -> str:
     path = tmp_path / f"{world.function}.yaml"
-    path.write_text(PLAN.format(name=world.function, version=world.new, policy=policy))
+    path.write_text(PLAN.format(name=world.function, version=world.new, policy=policy,
+                                bake=bake, poll=poll))
     return str(path)
 
 

@@ -9,21 +9,18 @@ Waits use poll_every 1s (the shortest a state machine's Wait takes) at time-scal
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from deployer.demo.world import LambdaWorld, create_lambda_world
+from deployer.demo.world import LambdaWorld
 from deployer.plan.loader import load_plan
 from deployer.stepfunctions.history import worst_case
-from tests.conftest import fake_credentials
+from tests import test_e2e_analysis as analysis
+from tests import test_e2e_stepfunctions as sfn
 from tests.e2e import Cli, wait_until
-from tests.sfn_moto import machine_aws
 from tests.test_e2e_analysis import bad_green, put_lambda
 from tests.test_e2e_stepfunctions import (
-    TABLE,
     follow,
     history_events,
     messages,
@@ -32,50 +29,14 @@ from tests.test_e2e_stepfunctions import (
     status,
 )
 
-NAMES = (f"sfa{i}" for i in itertools.count())
-
-PLAN = """\
-version: 1
-name: {name}
-target:
-  lambda: {{function: {name}, alias: live, version: "{version}"}}
-strategy:
-  canary: {{weight: 10, bake: {bake}}}
-checks:
-  poll_every: {poll}
-  metrics:
-    error_rate: {{max_vs_stable: 2x}}
-  window: 5m
-  min_requests: 50
-  on_inconclusive: {policy}
-"""
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with fake_credentials(), machine_aws() as url:
-        yield url
-
-
-@pytest.fixture
-def cli(endpoint: str, tmp_path: Path) -> Cli:
-    runner = Cli(endpoint, tmp_path)
-    runner.env["DEPLOYER_STORE"] = f"dynamodb://{TABLE}"
-    runner.run("store", "init", f"dynamodb://{TABLE}")
-    return runner
-
-
-@pytest.fixture
-def world(endpoint: str) -> LambdaWorld:
-    return create_lambda_world(endpoint, function=next(NAMES), alarms=())
+# The Step Functions end-to-end server and CLI, the analysis tests' Lambda world.
+endpoint, cli, world = sfn.endpoint, sfn.cli, analysis.world
 
 
 def plan(tmp_path: Path, world: LambdaWorld, policy: str = "extend", bake: str = "2s",
          poll: str = "1s") -> str:
-    path = tmp_path / f"{world.function}.yaml"
-    path.write_text(PLAN.format(name=world.function, version=world.new, policy=policy,
-                                bake=bake, poll=poll))
-    return str(path)
+    """The analysis tests' plan, with the machine's shortest poll."""
+    return analysis.plan(tmp_path, world, policy, bake, poll)
 
 
 def test_a_canary_worse_than_stable_is_rolled_back_by_the_machine(
@@ -187,7 +148,7 @@ def test_inconclusive_with_approve_waits_at_a_gate_for_an_operator(
 @pytest.mark.slow  # make soak: keeps make test under 10 minutes
 def test_an_ecs_canary_is_judged_by_target_group_on_the_machine(
         endpoint: str, tmp_path: Path, cli: Cli) -> None:
-    name = next(NAMES)
+    name = next(analysis.NAMES)
     world, path = bad_green(endpoint, tmp_path, name, "2m", "1s",
                             "{error_rate: {max: 5%, max_vs_stable: 2x}, latency: {max: 2s}}")
     code, document = follow(cli, start(cli, str(path)))
