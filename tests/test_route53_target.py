@@ -72,3 +72,11 @@ def test_a_shift_keeps_every_other_field_of_the_records() -> None:
     assert green["TTL"] == 60 and green["ResourceRecords"] == [{"Value": "192.0.2.20"}]
     assert records.rollback().new_weight == 0
     assert world.weights() == {world.blue: 100, world.green: 0}
+
+
+def test_names_route53_lists_with_octal_escapes_are_matched() -> None:
+    from deployer.targets.route53 import unescaped
+
+    assert unescaped("\\052.example.com.") == "*.example.com."
+    assert unescaped("api\\100x.example.com.") == "api@x.example.com."
+    assert unescaped("api.example.com.") == "api.example.com."

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +58,13 @@ def route53_weights(new_percent: float) -> tuple[int, int]:
 def share_of(new: int, old: int) -> float:
     """The new record's share in percent; 0 on both is an equal split (Route 53)."""
     return 50.0 if new + old == 0 else round(new / (new + old) * 100, 4)
+
+
+def unescaped(name: str) -> str:
+    """A record name as Route 53 lists it, with any character other than a-z, 0-9, -
+    and _ written as a backslash and three octal digits (`\\052.example.com.` for a
+    wildcard), back to its characters."""
+    return re.sub(r"\\([0-7]{3})", lambda found: chr(int(found.group(1), 8)), name)
 
 
 class WeightedRecords:
@@ -113,7 +121,7 @@ class WeightedRecords:
                 raise PreflightError(f"hosted zone {self.zone} does not exist") from None
             raise TargetError(f"cannot read {self.label}: {exc}") from exc
         same = [r for r in found.get("ResourceRecordSets", [])
-                if r["Name"].lower() == self.name and r["Type"] == self.spec.type]
+                if unescaped(r["Name"]).lower() == self.name and r["Type"] == self.spec.type]
         by_id = {r.get("SetIdentifier"): r for r in same}
         missing = [self._id(c) for c in COLOURS if self._id(c) not in by_id]
         if missing:
